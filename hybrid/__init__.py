@@ -1,0 +1,48 @@
+"""hhmem production path: encoder, durable store and two-stage modern-Hopfield recall.
+
+Public API::
+
+    from hybrid import Memory, HopfieldConfig, HopfieldRetriever
+"""
+
+from __future__ import annotations
+
+from ._version import __version__
+from .config import EncoderConfig, HopfieldConfig, StorageDType
+from .encoder import CallableEncoder, HashEncoder, SentenceTransformerEncoder, load_encoder
+from .errors import (
+    HHMemError,
+    InvalidInputError,
+    NotFoundError,
+    StoreCorruptError,
+    StoreError,
+    StoreMismatchError,
+    StoreVersionError,
+)
+from .memory import Memory, SearchResult
+from .retriever import HopfieldRetriever
+from .store import Key, MemoryRecord, Store
+
+__all__ = [
+    "__version__",
+    "CallableEncoder",
+    "EncoderConfig",
+    "HHMemError",
+    "HashEncoder",
+    "HopfieldConfig",
+    "HopfieldRetriever",
+    "InvalidInputError",
+    "Key",
+    "Memory",
+    "MemoryRecord",
+    "NotFoundError",
+    "SearchResult",
+    "SentenceTransformerEncoder",
+    "StorageDType",
+    "Store",
+    "StoreCorruptError",
+    "StoreError",
+    "StoreMismatchError",
+    "StoreVersionError",
+    "load_encoder",
+]

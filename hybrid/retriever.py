@@ -1,0 +1,226 @@
+"""The two-stage modern-Hopfield retriever: an in-memory key matrix with the ``search`` contract.
+
+``HopfieldRetriever.search(queries, k) -> (scores, ids)``, both ``[n, k]``, padded with
+``-inf`` / ``-1``. Several keys may carry the same id (paraphrase keys of one memory): results are
+per id, each id scored by its best key.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import functional as F
+from .config import HopfieldConfig, StorageDType
+from .encoder import normalize_rows, resolve_device
+from .errors import InvalidInputError
+
+_TORCH_DTYPES = {StorageDType.FLOAT32: torch.float32, StorageDType.FLOAT16: torch.float16}
+
+
+class HopfieldRetriever:
+    """Exact top-K over all stored keys, then Hopfield settle over the K candidates.
+
+    Args:
+        dim: key dimension ``d``.
+        config: settle parameters (:class:`HopfieldConfig`).
+        device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
+        dtype: storage type of the key matrix (``float32`` or ``float16``).
+
+    Example:
+        >>> r = HopfieldRetriever(dim=3, device="cpu")
+        >>> r.add(np.eye(3), ids=[10, 11, 12])
+        >>> scores, ids = r.search(np.array([[1.0, 0.1, 0.0]]), k=2)
+        >>> ids.tolist()
+        [[10, 11]]
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        config: HopfieldConfig | None = None,
+        *,
+        device: str = "auto",
+        dtype: StorageDType | str = StorageDType.FLOAT32,
+    ) -> None:
+        if not isinstance(dim, int) or dim < 1:
+            raise InvalidInputError(f"dim must be a positive int, got {dim!r}")
+        self.dim = dim
+        self.config = config or HopfieldConfig()
+        self.device = torch.device(resolve_device(device))
+        self.dtype = StorageDType(dtype)
+        tdt = _TORCH_DTYPES[self.dtype]
+        self._keys = torch.empty((0, dim), dtype=tdt, device=self.device)
+        self._ids = torch.empty((0,), dtype=torch.int64, device=self.device)
+        self._alive = torch.empty((0,), dtype=torch.bool, device=self.device)
+        self._size = 0  # rows used in the buffers (alive or dead)
+        self._n_dead = 0
+        self._max_keys_per_id: int | None = 1
+        self.last_settle_steps = 0
+
+    # ----------------------------------------------------------------- contents
+    def __len__(self) -> int:
+        """Number of live keys."""
+        return self._size - self._n_dead
+
+    @property
+    def keys(self) -> torch.Tensor:
+        """Live keys ``[n, d]`` (a view; compacts first)."""
+        self.compact()
+        return self._keys[: self._size]
+
+    @property
+    def ids(self) -> torch.Tensor:
+        """Ids of the live keys ``[n]``."""
+        self.compact()
+        return self._ids[: self._size]
+
+    def _grow(self, extra: int) -> None:
+        need = self._size + extra
+        cap = self._keys.shape[0]
+        if need <= cap:
+            return
+        new_cap = max(need, int(cap * 1.5) + 1024)
+        keys = torch.empty((new_cap, self.dim), dtype=self._keys.dtype, device=self.device)
+        ids = torch.empty((new_cap,), dtype=torch.int64, device=self.device)
+        alive = torch.zeros((new_cap,), dtype=torch.bool, device=self.device)
+        keys[: self._size] = self._keys[: self._size]
+        ids[: self._size] = self._ids[: self._size]
+        alive[: self._size] = self._alive[: self._size]
+        self._keys, self._ids, self._alive = keys, ids, alive
+
+    def add(self, vectors: np.ndarray | torch.Tensor, ids: np.ndarray | list[int] | torch.Tensor) -> None:
+        """Append keys ``[m, d]`` with their ids ``[m]`` (ids may repeat: several keys per id).
+
+        Raises:
+            InvalidInputError: wrong shape or dimension, NaN/inf, zero vectors, negative ids.
+        """
+        if isinstance(vectors, torch.Tensor):
+            vectors = vectors.detach().cpu().numpy()
+        vec = normalize_rows(vectors, name="vectors", dim=self.dim)
+        id_arr = np.asarray(ids.cpu() if isinstance(ids, torch.Tensor) else ids, dtype=np.int64).reshape(-1)
+        if id_arr.shape[0] != vec.shape[0]:
+            raise InvalidInputError(f"ids has {id_arr.shape[0]} entries for {vec.shape[0]} vectors")
+        if (id_arr < 0).any():
+            raise InvalidInputError("ids must be >= 0 (-1 is the padding id)")
+        m = vec.shape[0]
+        if m == 0:
+            return
+        self._grow(m)
+        s = self._size
+        self._keys[s : s + m] = torch.from_numpy(vec).to(self.device, self._keys.dtype)
+        self._ids[s : s + m] = torch.from_numpy(id_arr).to(self.device)
+        self._alive[s : s + m] = True
+        self._size += m
+        self._max_keys_per_id = None  # recomputed lazily
+
+    def remove(self, ids: np.ndarray | list[int]) -> int:
+        """Drop every key whose id is in ``ids``; returns the number of keys removed."""
+        id_t = torch.as_tensor(np.asarray(ids, dtype=np.int64).reshape(-1), device=self.device)
+        if id_t.numel() == 0 or self._size == 0:
+            return 0
+        hit = torch.isin(self._ids[: self._size], id_t) & self._alive[: self._size]
+        n = int(hit.sum())
+        if n:
+            self._alive[: self._size] &= ~hit
+            self._n_dead += n
+            self._max_keys_per_id = None
+            if self._n_dead > max(1024, self._size // 4):
+                self.compact()
+        return n
+
+    def compact(self) -> None:
+        """Physically drop removed keys (done automatically once a quarter of rows are dead)."""
+        if self._n_dead == 0:
+            return
+        live = self._alive[: self._size]
+        keys = self._keys[: self._size][live]
+        ids = self._ids[: self._size][live]
+        self._size = keys.shape[0]
+        self._keys[: self._size] = keys
+        self._ids[: self._size] = ids
+        self._alive[: self._size] = True
+        self._alive[self._size :] = False
+        self._n_dead = 0
+
+    def max_keys_per_id(self) -> int:
+        """Largest number of live keys sharing one id."""
+        if self._max_keys_per_id is None:
+            if len(self) == 0:
+                self._max_keys_per_id = 1
+            else:
+                _, counts = torch.unique(self.ids, return_counts=True)
+                self._max_keys_per_id = int(counts.max())
+        return self._max_keys_per_id
+
+    # ------------------------------------------------------------------ search
+    def id_mask(self, allowed_ids: np.ndarray | list[int]) -> torch.Tensor:
+        """A row mask for :meth:`search` that keeps only keys whose id is in ``allowed_ids``."""
+        allowed = torch.as_tensor(np.asarray(allowed_ids, dtype=np.int64).reshape(-1), device=self.device)
+        return torch.isin(self._ids[: self._size], allowed)
+
+    def prepare_queries(self, queries: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Validate and normalise queries ``[n, d]`` (or ``[d]``) into a float32 tensor on the device."""
+        if isinstance(queries, torch.Tensor):
+            queries = queries.detach().cpu().numpy()
+        q = normalize_rows(queries, name="queries", dim=self.dim)
+        return torch.from_numpy(q).to(self.device)
+
+    def search(
+        self,
+        queries: np.ndarray | torch.Tensor,
+        k: int,
+        *,
+        mask: torch.Tensor | None = None,
+        config: HopfieldConfig | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Two-stage search.
+
+        Args:
+            queries: ``[n, d]`` (or ``[d]``) query vectors; normalised here.
+            k: results per query (``>= 1``).
+            mask: optional row mask from :meth:`id_mask`; ``False`` rows are never returned.
+            config: per-call override of the settle parameters.
+
+        Returns:
+            ``(scores, ids)``: float32 and int64 arrays ``[n, k]``, best first, padded with
+            ``-inf`` / ``-1``.
+        """
+        s, i = self.search_tensors(self.prepare_queries(queries), k, mask=mask, config=config)
+        return s.cpu().numpy(), i.cpu().numpy()
+
+    def search_tensors(
+        self,
+        q: torch.Tensor,
+        k: int,
+        *,
+        mask: torch.Tensor | None = None,
+        config: HopfieldConfig | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`search` on prepared queries, returning tensors on the retriever's device."""
+        if not isinstance(k, int) or k < 1:
+            raise InvalidInputError(f"k must be an int >= 1, got {k!r}")
+        cfg = config or self.config
+        n = self._size
+        row_mask = self._alive[:n] if self._n_dead else None
+        if mask is not None:
+            if mask.shape[-1] != n:
+                raise InvalidInputError(f"mask has {mask.shape[-1]} rows; the retriever has {n}")
+            row_mask = mask if row_mask is None else (mask & row_mask)
+        per_id = self.max_keys_per_id()
+        want = k * per_id
+        scores, rows, steps = F.two_stage_search(
+            q,
+            self._keys[:n],
+            want,
+            candidates=max(cfg.candidates, want),
+            beta=cfg.beta,
+            max_steps=cfg.max_steps,
+            eps=cfg.eps,
+            mask=row_mask,
+        )
+        self.last_settle_steps = int(steps)
+        ids = torch.where(rows >= 0, self._ids[:n][rows.clamp_min(0)] if n else rows, rows)
+        if per_id > 1:
+            scores, ids = F.first_per_id(scores, ids)
+        return F.take_k(scores, ids, k)

@@ -1,0 +1,587 @@
+"""The durable store: a folder with ``manifest.json`` and an SQLite (WAL) database.
+
+Layout::
+
+    <store>/manifest.json   format version, encoder name, dimension, library versions
+    <store>/memory.db       memories, keys (vectors as float32 BLOBs), change log, extension tables
+
+Every write is one SQLite transaction (``BEGIN IMMEDIATE``, ``synchronous=FULL``): a memory and
+all its keys are committed together or not at all, so a write that returned survives ``kill -9``
+and a process killed mid-batch leaves no half-record. Several processes may write one store at
+once; SQLite serialises the transactions (``busy_timeout``). Each committed change appends a row
+to ``changes`` so other processes can bring their in-memory index up to date incrementally.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._version import __version__
+from .errors import (
+    InvalidInputError,
+    NotFoundError,
+    StoreCorruptError,
+    StoreError,
+    StoreMismatchError,
+    StoreVersionError,
+)
+
+#: Version of the on-disk layout; a store with a larger number is refused.
+FORMAT_VERSION = 1
+#: SQLite ``application_id`` of hhmem databases ("HHMM").
+APPLICATION_ID = 0x48484D4D
+MANIFEST = "manifest.json"
+DATABASE = "memory.db"
+DEFAULT_NAMESPACE = "default"
+_NAMESPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+_META_KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_SCALARS = (str, int, float, bool, type(None))
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS memories (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    namespace TEXT NOT NULL,
+    text TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS memories_namespace ON memories(namespace);
+CREATE TABLE IF NOT EXISTS keys (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    memory_id INTEGER NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    text TEXT,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS keys_memory ON keys(memory_id);
+CREATE TABLE IF NOT EXISTS changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    memory_id INTEGER NOT NULL,
+    op TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS store_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Key:
+    """One retrieval key of a memory: the vector searched for it, and where it came from.
+
+    Attributes:
+        kind: ``"text"`` for the memory's own text; other kinds come from cue augmentation.
+        text: the text that was encoded (``None`` for a vector given directly).
+        vector: ``[d]`` float32 unit vector.
+    """
+
+    kind: str
+    text: str | None
+    vector: np.ndarray
+
+
+@dataclass
+class MemoryRecord:
+    """A stored memory as read back from the database."""
+
+    id: int
+    text: str
+    namespace: str
+    metadata: dict[str, Any]
+    created_at: float
+    updated_at: float
+    keys: list[Key] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "text": self.text,
+            "namespace": self.namespace,
+            "metadata": self.metadata,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "keys": [{"kind": k.kind, "text": k.text} for k in self.keys],
+        }
+
+
+def validate_namespace(namespace: object) -> str:
+    """A namespace is 1-64 characters of letters, digits and ``_ . : -``, starting alphanumeric."""
+    if not isinstance(namespace, str) or not _NAMESPACE_RE.match(namespace):
+        raise InvalidInputError(
+            f"namespace must be 1-64 characters [A-Za-z0-9_.:-] starting with a letter or digit; got {namespace!r}"
+        )
+    return namespace
+
+
+def validate_metadata(metadata: object, *, name: str = "metadata") -> dict[str, Any]:
+    """Metadata is a JSON object with string keys; values must be JSON-serialisable and finite."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise InvalidInputError(f"{name} must be a mapping (JSON object), got {type(metadata).__name__}")
+    for key in metadata:
+        if not isinstance(key, str) or not _META_KEY_RE.match(key):
+            raise InvalidInputError(f"{name} key {key!r} is not allowed: use [A-Za-z0-9_.-], up to 128 characters")
+    try:
+        json.dumps(metadata, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{name} must be JSON-serialisable with finite numbers: {exc}") from None
+    return dict(metadata)
+
+
+def validate_where(where: object) -> dict[str, Any]:
+    """A metadata filter: ``{key: scalar}``, matched by equality (``None`` matches a missing/null key)."""
+    if where is None:
+        return {}
+    if not isinstance(where, Mapping):
+        raise InvalidInputError(f"where must be a mapping of metadata key -> value, got {type(where).__name__}")
+    for key, value in where.items():
+        if not isinstance(key, str) or not _META_KEY_RE.match(key):
+            raise InvalidInputError(f"where key {key!r} is not a valid metadata key ([A-Za-z0-9_.-])")
+        if not isinstance(value, _SCALARS):
+            raise InvalidInputError(
+                f"where[{key!r}] must be a str, int, float, bool or None (equality filter); got {type(value).__name__}"
+            )
+        if isinstance(value, float) and not np.isfinite(value):
+            raise InvalidInputError(f"where[{key!r}] must be finite, got {value}")
+    return dict(where)
+
+
+def _library_versions() -> dict[str, str]:
+    import sys
+
+    versions = {"hhmem": __version__, "python": sys.version.split()[0], "sqlite": sqlite3.sqlite_version}
+    for mod in ("numpy", "torch", "sentence_transformers"):
+        m = sys.modules.get(mod)
+        if m is not None:
+            versions[mod] = getattr(m, "__version__", "unknown")
+    return versions
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file, fsync and rename (never a half-written file)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:  # pragma: no cover - platforms without directory fsync
+        pass
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """Read and check ``<store>/manifest.json``; errors name the file."""
+    mpath = path / MANIFEST
+    try:
+        data = json.loads(mpath.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StoreCorruptError(f"{mpath}: manifest missing; {path} is not an hhmem store") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StoreCorruptError(f"{mpath}: manifest is not valid JSON ({exc}); the store may be damaged") from None
+    if not isinstance(data, dict) or data.get("format") != "hhmem-store":
+        raise StoreCorruptError(f"{mpath}: not an hhmem manifest (missing \"format\": \"hhmem-store\")")
+    version = data.get("format_version")
+    if not isinstance(version, int):
+        raise StoreCorruptError(f"{mpath}: format_version missing or not an integer")
+    if version > FORMAT_VERSION:
+        raise StoreVersionError(
+            f"{mpath}: store format version {version} is newer than this hhmem supports ({FORMAT_VERSION}); "
+            f"upgrade hhmem (it was written by {data.get('versions', {}).get('hhmem', 'an unknown version')})"
+        )
+    for key, typ in (("model", str), ("dim", int)):
+        if not isinstance(data.get(key), typ):
+            raise StoreCorruptError(f"{mpath}: field {key!r} missing or of the wrong type")
+    return data
+
+
+def _blob(vector: np.ndarray) -> bytes:
+    return np.ascontiguousarray(vector, dtype="<f4").tobytes()
+
+
+class Store:
+    """Records and keys of one hhmem store, in SQLite. Thread-safe; many processes may share it.
+
+    Use :meth:`open`. Vectors are not interpreted here: callers pass L2-normalised float32 keys.
+    """
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, manifest: dict[str, Any]) -> None:
+        self.path = path
+        self.manifest = manifest
+        self.dim: int = manifest["dim"]
+        self.model: str = manifest["model"]
+        self._conn = conn
+        self._lock = threading.RLock()
+        self._closed = False
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, path: str | os.PathLike, *, model: str | None = None, dim: int | None = None,
+             create: bool = True, extra_manifest: Mapping[str, Any] | None = None) -> Store:
+        """Open the store at ``path``, creating it when ``create`` and it does not exist.
+
+        Args:
+            path: the store folder.
+            model: encoder name; required to create, checked against the manifest otherwise.
+            dim: key dimension; required to create, checked against the manifest otherwise.
+            create: create a new store when the folder is missing or empty.
+            extra_manifest: extra fields written into a new store's manifest.
+
+        Raises:
+            StoreCorruptError: truncated, damaged or foreign files (the message names the path).
+            StoreVersionError: the store was written by a newer format version.
+            StoreMismatchError: ``model``/``dim`` differ from the store's.
+        """
+        p = Path(path)
+        if p.exists() and not p.is_dir():
+            raise StoreError(f"{p}: a store is a folder, but this is a file")
+        is_new = not p.exists() or not any(p.iterdir())
+        if is_new:
+            if not create:
+                raise NotFoundError(f"{p}: no hhmem store here (create it with `hhmem add` or create=True)")
+            if model is None or dim is None:
+                raise InvalidInputError("creating a store needs model and dim")
+            return cls._create(p, model=model, dim=dim, extra=extra_manifest or {})
+        manifest = read_manifest(p)
+        if dim is not None and dim != manifest["dim"]:
+            raise StoreMismatchError(f"{p}: store keys have dimension {manifest['dim']}, the encoder gives {dim}")
+        if model is not None and model != manifest["model"]:
+            raise StoreMismatchError(
+                f"{p}: store was built with encoder {manifest['model']!r}, not {model!r}; "
+                "open it with the same encoder (keys from different models are not comparable)"
+            )
+        db = p / DATABASE
+        if not db.is_file():
+            raise StoreCorruptError(f"{db}: database missing")
+        _check_database_readonly(db)
+        conn = _connect(db)
+        return cls(p, conn, manifest)
+
+    @classmethod
+    def _create(cls, p: Path, *, model: str, dim: int, extra: Mapping[str, Any]) -> Store:
+        p.mkdir(parents=True, exist_ok=True)
+        db = p / DATABASE
+        conn = _connect(db)
+        with conn:
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
+            conn.executescript(_SCHEMA)
+        manifest = {
+            "format": "hhmem-store",
+            "format_version": FORMAT_VERSION,
+            "model": model,
+            "dim": int(dim),
+            "created_at": time.time(),
+            "versions": _library_versions(),
+            **dict(extra),
+        }
+        # The manifest is written last: a folder without it is not yet a store.
+        atomic_write_text(p / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
+        return cls(p, conn, manifest)
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._conn.close()
+                self._closed = True
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (or ``ROLLBACK`` on error) under the store's lock."""
+        with self._lock:
+            if self._closed:
+                raise StoreError(f"{self.path}: store is closed")
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """Run a read query under the store's lock."""
+        with self._lock:
+            if self._closed:
+                raise StoreError(f"{self.path}: store is closed")
+            return self._conn.execute(sql, params).fetchall()
+
+    # ------------------------------------------------------------------ writes
+    def add(
+        self,
+        texts: Sequence[str],
+        keys: Sequence[Sequence[Key]],
+        *,
+        metadata: Sequence[Mapping[str, Any]] | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
+    ) -> list[int]:
+        """Insert memories and their keys in one transaction; returns the new ids in order."""
+        namespace = validate_namespace(namespace)
+        metas = [validate_metadata(m, name=f"metadata[{i}]") for i, m in enumerate(metadata or [None] * len(texts))]
+        if len(metas) != len(texts) or len(keys) != len(texts):
+            raise InvalidInputError(
+                f"got {len(texts)} texts, {len(keys)} key lists and {len(metas)} metadata entries; they must match"
+            )
+        for i, ks in enumerate(keys):
+            if not ks:
+                raise InvalidInputError(f"memory {i} has no key")
+            for key in ks:
+                if key.vector.shape != (self.dim,):
+                    raise InvalidInputError(f"memory {i}: key vector shape {key.vector.shape}, expected ({self.dim},)")
+        now = time.time()
+        ids: list[int] = []
+        with self.transaction() as conn:
+            for text, ks, meta in zip(texts, keys, metas):
+                cur = conn.execute(
+                    "INSERT INTO memories(namespace, text, metadata, created_at, updated_at) VALUES (?,?,?,?,?)",
+                    (namespace, text, json.dumps(meta, sort_keys=True), now, now),
+                )
+                mid = int(cur.lastrowid)
+                conn.executemany(
+                    "INSERT INTO keys(memory_id, kind, text, vector) VALUES (?,?,?,?)",
+                    [(mid, key.kind, key.text, _blob(key.vector)) for key in ks],
+                )
+                ids.append(mid)
+            conn.executemany(
+                "INSERT INTO changes(memory_id, op, at) VALUES (?, 'add', ?)", [(mid, now) for mid in ids]
+            )
+        return ids
+
+    def update(
+        self,
+        memory_id: int,
+        *,
+        text: str | None = None,
+        keys: Sequence[Key] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Replace a memory's text (with its keys) and/or metadata, in one transaction."""
+        meta = validate_metadata(metadata) if metadata is not None else None
+        if (text is None) != (keys is None):
+            raise InvalidInputError("update needs the new keys together with the new text")
+        now = time.time()
+        with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM memories WHERE id = ?", (memory_id,)).fetchone() is None:
+                raise NotFoundError(f"memory {memory_id} not found in {self.path}")
+            if text is not None and keys is not None:
+                conn.execute("UPDATE memories SET text = ?, updated_at = ? WHERE id = ?", (text, now, memory_id))
+                conn.execute("DELETE FROM keys WHERE memory_id = ?", (memory_id,))
+                conn.executemany(
+                    "INSERT INTO keys(memory_id, kind, text, vector) VALUES (?,?,?,?)",
+                    [(memory_id, key.kind, key.text, _blob(key.vector)) for key in keys],
+                )
+            if meta is not None:
+                conn.execute(
+                    "UPDATE memories SET metadata = ?, updated_at = ? WHERE id = ?",
+                    (json.dumps(meta, sort_keys=True), now, memory_id),
+                )
+            conn.execute("INSERT INTO changes(memory_id, op, at) VALUES (?, 'update', ?)", (memory_id, now))
+
+    def delete(self, memory_ids: Sequence[int], *, namespace: str | None = None) -> list[int]:
+        """Delete memories (and their keys); returns the ids that existed and were deleted.
+
+        With ``namespace``, only memories of that namespace are deleted.
+        """
+        ids = [int(i) for i in memory_ids]
+        if not ids:
+            return []
+        now = time.time()
+        deleted: list[int] = []
+        with self.transaction() as conn:
+            for mid in ids:
+                sql, params = "DELETE FROM memories WHERE id = ?", [mid]
+                if namespace is not None:
+                    sql += " AND namespace = ?"
+                    params.append(namespace)
+                if conn.execute(sql, params).rowcount:
+                    deleted.append(mid)
+            conn.executemany(
+                "INSERT INTO changes(memory_id, op, at) VALUES (?, 'delete', ?)", [(m, now) for m in deleted]
+            )
+        return deleted
+
+    # ------------------------------------------------------------------- reads
+    def get(self, memory_id: int, *, with_keys: bool = False) -> MemoryRecord:
+        rows = self.get_many([memory_id], with_keys=with_keys)
+        if not rows:
+            raise NotFoundError(f"memory {memory_id} not found in {self.path}")
+        return rows[0]
+
+    def get_many(self, memory_ids: Sequence[int], *, with_keys: bool = False) -> list[MemoryRecord]:
+        """Records for the ids that exist, in the order asked (missing ids are left out)."""
+        ids = [int(i) for i in memory_ids]
+        if not ids:
+            return []
+        found: dict[int, MemoryRecord] = {}
+        for start in range(0, len(ids), 900):
+            part = ids[start : start + 900]
+            marks = ",".join("?" * len(part))
+            for row in self.query(
+                f"SELECT id, text, namespace, metadata, created_at, updated_at FROM memories WHERE id IN ({marks})",
+                part,
+            ):
+                found[row[0]] = MemoryRecord(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5])
+            if with_keys:
+                for mid, kind, ktext, blob in self.query(
+                    f"SELECT memory_id, kind, text, vector FROM keys WHERE memory_id IN ({marks}) ORDER BY id", part
+                ):
+                    found[mid].keys.append(Key(kind, ktext, np.frombuffer(blob, dtype="<f4").copy()))
+        return [found[i] for i in ids if i in found]
+
+    def list(self, *, namespace: str | None = None, limit: int = 100, offset: int = 0) -> list[MemoryRecord]:
+        """Memories in id order, optionally of one namespace."""
+        if limit < 0 or offset < 0:
+            raise InvalidInputError(f"limit and offset must be >= 0, got {limit} and {offset}")
+        sql = "SELECT id FROM memories"
+        params: list[Any] = []
+        if namespace is not None:
+            sql += " WHERE namespace = ?"
+            params.append(validate_namespace(namespace))
+        sql += " ORDER BY id LIMIT ? OFFSET ?"
+        params += [limit, offset]
+        return self.get_many([r[0] for r in self.query(sql, params)])
+
+    def count(self, *, namespace: str | None = None) -> int:
+        if namespace is None:
+            return int(self.query("SELECT COUNT(*) FROM memories")[0][0])
+        return int(self.query("SELECT COUNT(*) FROM memories WHERE namespace = ?", (namespace,))[0][0])
+
+    def namespaces(self) -> dict[str, int]:
+        """Namespace -> number of memories."""
+        return {ns: n for ns, n in self.query("SELECT namespace, COUNT(*) FROM memories GROUP BY namespace ORDER BY 1")}
+
+    def ids_matching(self, *, namespace: str | None = None, where: Mapping[str, Any] | None = None) -> np.ndarray:
+        """Ids of the memories in ``namespace`` whose metadata equals every ``where`` item."""
+        clauses, params = [], []
+        if namespace is not None:
+            clauses.append("namespace = ?")
+            params.append(namespace)
+        for key, value in validate_where(where).items():
+            path = f'$."{key}"'
+            if value is None:
+                clauses.append("json_extract(metadata, ?) IS NULL")
+                params.append(path)
+            elif isinstance(value, bool):
+                clauses.append("json_type(metadata, ?) = ?")
+                params += [path, "true" if value else "false"]
+            else:
+                clauses.append("json_extract(metadata, ?) = ?")
+                params += [path, value]
+        sql = "SELECT id FROM memories" + (" WHERE " + " AND ".join(clauses) if clauses else "")
+        return np.asarray([r[0] for r in self.query(sql, params)], dtype=np.int64)
+
+    def all_keys(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every key: ``(memory_ids [m], vectors [m, d])``."""
+        return self._keys_where("", ())
+
+    def keys_of(self, memory_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Keys of the given memories: ``(memory_ids [m], vectors [m, d])``."""
+        ids = [int(i) for i in memory_ids]
+        mids, vecs = [], []
+        for start in range(0, len(ids), 900):
+            part = ids[start : start + 900]
+            a, b = self._keys_where(f"WHERE memory_id IN ({','.join('?' * len(part))})", part)
+            mids.append(a)
+            vecs.append(b)
+        if not mids:
+            return np.empty(0, np.int64), np.empty((0, self.dim), np.float32)
+        return np.concatenate(mids), np.concatenate(vecs)
+
+    def _keys_where(self, clause: str, params: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.query(f"SELECT memory_id, vector FROM keys {clause} ORDER BY id", params)
+        mids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        buf = b"".join(r[1] for r in rows)
+        expected = len(rows) * self.dim * 4
+        if len(buf) != expected:
+            raise StoreCorruptError(f"{self.path / DATABASE}: key vectors have the wrong size (expected dim {self.dim})")
+        return mids, np.frombuffer(buf, dtype="<f4").reshape(len(rows), self.dim).copy()
+
+    # --------------------------------------------------------- change tracking
+    def last_change(self) -> int:
+        return int(self.query("SELECT COALESCE(MAX(seq), 0) FROM changes")[0][0])
+
+    def changes_since(self, seq: int) -> tuple[int, list[int]]:
+        """``(new last seq, memory ids changed after seq)`` for incremental index refresh."""
+        rows = self.query("SELECT seq, memory_id FROM changes WHERE seq > ? ORDER BY seq", (seq,))
+        if not rows:
+            return seq, []
+        return int(rows[-1][0]), sorted({int(r[1]) for r in rows})
+
+    def data_version(self) -> int:
+        """SQLite's ``data_version``: changes when another connection commits."""
+        return int(self.query("PRAGMA data_version")[0][0])
+
+    # ------------------------------------------------------- extension tables
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        rows = self.query("SELECT value FROM store_meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO store_meta(key, value) VALUES (?, ?)", (key, value))
+
+
+def _connect(db: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(db), timeout=60.0, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 60000")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def _check_database_readonly(db: Path) -> None:
+    """Check an existing database without writing to it: SQLite header, application id, integrity."""
+    with open(db, "rb") as fh:
+        header = fh.read(100)
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        raise StoreCorruptError(f"{db}: not an SQLite database (truncated or foreign file); the store is damaged")
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=60.0)
+        try:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            if app_id != APPLICATION_ID:
+                raise StoreCorruptError(f"{db}: SQLite database not written by hhmem (application_id {app_id:#x})")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > FORMAT_VERSION:
+                raise StoreVersionError(f"{db}: database format {version} is newer than supported ({FORMAT_VERSION})")
+            check = conn.execute("PRAGMA quick_check").fetchall()
+            if check != [("ok",)]:
+                raise StoreCorruptError(f"{db}: integrity check failed: {'; '.join(str(r[0]) for r in check[:3])}")
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            missing = {"memories", "keys", "changes", "store_meta"} - tables
+            if missing:
+                raise StoreCorruptError(f"{db}: tables missing: {', '.join(sorted(missing))}")
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise StoreCorruptError(f"{db}: database is damaged or truncated ({exc})") from None
