@@ -1,0 +1,314 @@
+"""The ``hhmem`` command line.
+
+Sub-commands of other parts of the toolkit (benchmarks, evaluation, spiking, Lava, service) are
+registered lazily in :data:`LAZY_COMMANDS` so that ``hhmem add`` never imports Lava or FastAPI.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ._version import __version__
+from .errors import HHMemError
+from .memory import STORE_ENV, Memory, SearchResult, default_store_path
+
+#: name -> "module:attribute" of click commands defined elsewhere.
+LAZY_COMMANDS: dict[str, str] = {}
+
+#: Memories encoded and committed per transaction during ingest.
+INGEST_CHUNK = 256
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a sub-command's module only when that command is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS:
+            module, attr = LAZY_COMMANDS[name].split(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+
+def fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+def open_memory(ctx: click.Context, *, create: bool = True) -> Memory:
+    obj = ctx.find_root().obj
+    try:
+        mem = Memory.open(obj["store"], encoder=obj["model"], create=create)
+    except HHMemError as exc:
+        fail(str(exc))
+    ctx.call_on_close(mem.close)
+    return mem
+
+
+def parse_pairs(pairs: Sequence[str], option: str) -> dict[str, Any]:
+    """``key=value`` strings to a dict; values are read as JSON when they parse (``3``, ``true``)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            fail(f"{option} expects key=value, got {pair!r}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out[key] = value
+    return out
+
+
+def read_items(texts: Sequence[str], file: str | None, jsonl: bool) -> Iterator[tuple[str, dict | None]]:
+    """Memories to add from arguments, a file (one per line, or JSONL) or standard input."""
+    yield from ((t, None) for t in texts)
+    if file is None:
+        if texts:
+            return
+        if sys.stdin.isatty():
+            fail("nothing to add: give texts, --file PATH, or pipe lines on standard input")
+        file = "-"
+    is_jsonl = jsonl or (file != "-" and file.endswith(".jsonl"))
+    fh = sys.stdin if file == "-" else open(file, encoding="utf-8")  # noqa: SIM115
+    name = "<stdin>" if file == "-" else file
+    try:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            if not is_jsonl:
+                yield line.rstrip("\n"), None
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                fail(f"{name}:{lineno}: not valid JSON ({exc.msg})")
+            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+                fail(f"{name}:{lineno}: each JSONL line needs a \"text\" string")
+            meta = obj.get("metadata")
+            if meta is not None and not isinstance(meta, dict):
+                fail(f"{name}:{lineno}: \"metadata\" must be an object")
+            yield obj["text"], meta
+    finally:
+        if fh is not sys.stdin:
+            fh.close()
+
+
+def ingest(mem: Memory, items: list[tuple[str, dict | None]], *, namespace: str, common: dict, quiet: bool) -> list[int]:
+    """Add items in committed chunks of :data:`INGEST_CHUNK` with a progress bar."""
+    from tqdm import tqdm
+
+    ids: list[int] = []
+    with tqdm(total=len(items), unit="mem", desc="ingest", disable=quiet or len(items) < 2, file=sys.stderr) as bar:
+        for start in range(0, len(items), INGEST_CHUNK):
+            chunk = items[start : start + INGEST_CHUNK]
+            metas = [{**common, **(m or {})} for _, m in chunk]
+            ids += mem.add([t for t, _ in chunk], metadata=metas, namespace=namespace)
+            bar.update(len(chunk))
+    return ids
+
+
+def print_results(results: list[SearchResult], *, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
+        return
+    if not results:
+        click.echo("(no results)")
+        return
+    width = shutil.get_terminal_size((120, 20)).columns
+    text_w = max(30, width - 28)
+    click.echo(f"{'rank':>4}  {'id':>6}  {'score':>6}  {'hop':>3}  text")
+    for rank, r in enumerate(results, 1):
+        text = r.text.replace("\n", " ")
+        text = text if len(text) <= text_w else text[: text_w - 1] + "…"
+        click.echo(f"{rank:>4}  {r.id:>6}  {r.score:6.3f}  {r.hop:>3}  {text}")
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hhmem")
+@click.option("--store", type=click.Path(file_okay=False), default=None, envvar=STORE_ENV,
+              help=f"Store folder [env {STORE_ENV}; default ./hhmem-store].")
+@click.option("--model", default="default", show_default=True,
+              help="Encoder: 'default' (offline all-MiniLM-L6-v2), a sentence-transformers name/path, or 'hash' (tests).")
+@click.pass_context
+def main(ctx: click.Context, store: str | None, model: str) -> None:
+    """hhmem: durable text memory with two-stage Hopfield recall and Hebbian multi-hop chains."""
+    ctx.obj = {"store": store or str(default_store_path()), "model": model}
+
+
+@main.command()
+@click.argument("texts", nargs=-1)
+@click.option("--file", "-f", "file", type=str, default=None, help="Text file (one memory per line), .jsonl, or '-' for stdin.")
+@click.option("--jsonl", is_flag=True, help="Read --file/stdin as JSONL objects with 'text' and optional 'metadata'.")
+@click.option("--namespace", "-n", default="default", show_default=True)
+@click.option("--meta", "-m", multiple=True, help="key=value metadata added to every memory (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the new ids as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.pass_context
+def add(ctx, texts, file, jsonl, namespace, meta, as_json, quiet):
+    """Store memories from arguments, a file or standard input."""
+    items = list(read_items(texts, file, jsonl))
+    if not items:
+        fail("nothing to add: the input has no non-blank line")
+    mem = open_memory(ctx)
+    try:
+        ids = ingest(mem, items, namespace=namespace, common=parse_pairs(meta, "--meta"), quiet=quiet)
+    except HHMemError as exc:
+        fail(str(exc))
+    if as_json:
+        click.echo(json.dumps({"ids": ids}))
+    else:
+        click.echo(f"added {len(ids)} memories (ids {ids[0]}..{ids[-1]}) to {mem.store.path}")
+
+
+@main.command()
+@click.argument("query")
+@click.option("-k", default=5, show_default=True, type=click.IntRange(1, 1000), help="Number of results.")
+@click.option("--namespace", "-n", default=None)
+@click.option("--where", "-w", multiple=True, help="key=value metadata equality filter (repeatable).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def search(ctx, query, k, namespace, where, as_json):
+    """Recall the memories that best match QUERY."""
+    mem = open_memory(ctx, create=False)
+    try:
+        results = mem.search(query, k, namespace=namespace, where=parse_pairs(where, "--where"))
+    except HHMemError as exc:
+        fail(str(exc))
+    print_results(results, as_json=as_json)
+
+
+@main.command()
+@click.argument("memory_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def get(ctx, memory_id, as_json):
+    """Show one memory."""
+    mem = open_memory(ctx, create=False)
+    try:
+        rec = mem.get(memory_id)
+    except HHMemError as exc:
+        fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(rec.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(f"id:        {rec.id}\nnamespace: {rec.namespace}\nmetadata:  {json.dumps(rec.metadata)}\ntext:      {rec.text}")
+
+
+@main.command()
+@click.argument("memory_ids", type=int, nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def delete(ctx, memory_ids, as_json):
+    """Delete memories by id."""
+    mem = open_memory(ctx, create=False)
+    deleted = mem.delete(memory_ids)
+    missing = sorted(set(memory_ids) - set(deleted))
+    if as_json:
+        click.echo(json.dumps({"deleted": deleted, "missing": missing}))
+    else:
+        click.echo(f"deleted {len(deleted)}" + (f"; not found: {missing}" if missing else ""))
+    if missing and not deleted:
+        ctx.exit(1)
+
+
+@main.command("list")
+@click.option("--namespace", "-n", default=None)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(0))
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(0))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def list_(ctx, namespace, limit, offset, as_json):
+    """List memories in id order."""
+    mem = open_memory(ctx, create=False)
+    try:
+        recs = mem.list(namespace=namespace, limit=limit, offset=offset)
+    except HHMemError as exc:
+        fail(str(exc))
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in recs], indent=2, ensure_ascii=False))
+    for r in [] if as_json else recs:
+        click.echo(f"{r.id:>6}  {r.namespace:<12}  {r.text[:90]}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def stats(ctx, as_json):
+    """Counts, namespaces, encoder and index settings of the store."""
+    mem = open_memory(ctx, create=False)
+    st = mem.stats()
+    if as_json:
+        click.echo(json.dumps(st, indent=2))
+        return
+    for key, value in st.items():
+        click.echo(f"{key:<15} {json.dumps(value) if isinstance(value, dict) else value}")
+
+
+def load_demo_corpus() -> list[tuple[str, dict]]:
+    """The bundled demo corpus: ``(text, metadata)`` pairs."""
+    from importlib.resources import files
+
+    lines = files("hybrid.data").joinpath("demo_corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    return [(o["text"], o.get("metadata") or {}) for o in map(json.loads, filter(str.strip, lines))]
+
+
+def load_demo_queries() -> list[dict]:
+    from importlib.resources import files
+
+    return json.loads(files("hybrid.data").joinpath("demo_queries.json").read_text(encoding="utf-8"))
+
+
+@main.command()
+@click.option("--keep", is_flag=True, help="Keep the demo store (in --store) instead of a temporary folder.")
+@click.option("-k", default=3, show_default=True, type=click.IntRange(1, 50))
+@click.pass_context
+def demo(ctx, keep, k):
+    """Ingest the bundled demo corpus and answer its sample questions (no data to fetch)."""
+    obj = ctx.find_root().obj
+    tmp = None
+    if keep:
+        path = Path(obj["store"])
+        if path.exists() and any(path.iterdir()):
+            fail(f"{path} already exists; --keep needs a new folder")
+    else:
+        tmp = tempfile.mkdtemp(prefix="hhmem-demo-")
+        path = Path(tmp) / "store"
+    try:
+        mem = Memory.open(path, encoder=obj["model"])
+        try:
+            corpus = load_demo_corpus()
+            click.echo(f"hhmem {__version__} demo: {len(corpus)} memories, encoder {mem.encoder.name} on {mem.retriever.device}")
+            ingest(mem, corpus, namespace="demo", common={}, quiet=False)
+            queries = load_demo_queries()
+            hits = 0
+            scored = 0
+            for q in queries:
+                results = mem.search(q["query"], k)
+                click.echo(f"\nQ: {q['query']}")
+                print_results(results, as_json=False)
+                if "expected" in q:
+                    scored += 1
+                    hits += bool(results) and results[0].text == q["expected"]
+            click.echo(f"\ntop-1 correct on {hits}/{scored} demo questions; store: {path if keep else '(temporary)'}")
+        finally:
+            mem.close()
+    except HHMemError as exc:
+        fail(str(exc))
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
