@@ -212,3 +212,71 @@ def first_per_id(scores: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor,
     scores = torch.gather(scores, 1, order)
     ids = torch.gather(ids, 1, order)
     return scores, torch.where(torch.isneginf(scores), torch.full_like(ids, PAD_ID), ids)
+
+
+# --------------------------------------------------------------------------------------------
+# Pattern separation (random projection + k-winner-take-all) and the Hebbian outer product.
+# These are the reference the Lava deployment (deploy_loihi/) must reproduce.
+# --------------------------------------------------------------------------------------------
+
+
+def sign_projection(dim_in: int, code_dim: int, seed: int) -> torch.Tensor:
+    """A seeded Rademacher (±1) projection matrix ``P`` of shape ``[code_dim, dim_in]`` (int8).
+
+    ±1 entries keep the projection exact in integer arithmetic (on Loihi 2 the synaptic weights
+    are scaled to ±2 because mixed-sign 8-bit weights lose their lowest bit).
+
+    Example:
+        >>> P = sign_projection(4, 8, seed=0)
+        >>> P.shape, P.dtype, sorted(P.unique().tolist())
+        (torch.Size([8, 4]), torch.int8, [-1, 1])
+    """
+    if dim_in < 1 or code_dim < 1:
+        raise ValueError(f"dim_in and code_dim must be >= 1, got {dim_in} and {code_dim}")
+    gen = torch.Generator().manual_seed(int(seed))
+    bits = torch.randint(0, 2, (code_dim, dim_in), generator=gen, dtype=torch.int8)
+    return bits * 2 - 1
+
+
+def kwta(h: torch.Tensor, k: int) -> torch.Tensor:
+    """k-winner-take-all: indices of the ``k`` largest entries of each row, ties to the lower index.
+
+    .. math::
+        \\mathcal{W}(h) = \\{\\, i : |\\{ j : h_j > h_i \\lor (h_j = h_i \\land j < i) \\}| < k \\,\\}
+
+    Args:
+        h: ``[B, N]`` pre-activations (any real or integer dtype).
+        k: winners per row, ``1 <= k <= N``.
+
+    Returns:
+        ``[B, k]`` int64 winner indices, sorted ascending (a canonical form for comparisons).
+
+    Example:
+        >>> kwta(torch.tensor([[0.5, 2.0, 2.0, -1.0]]), 2).tolist()
+        [[1, 2]]
+    """
+    if h.ndim != 2:
+        raise ValueError(f"h must be [B, N], got shape {tuple(h.shape)}")
+    if not 1 <= k <= h.shape[1]:
+        raise ValueError(f"k must be in [1, {h.shape[1]}], got {k}")
+    order = torch.sort(h, dim=1, descending=True, stable=True).indices[:, :k]
+    return torch.sort(order, dim=1).values
+
+
+def winners_to_code(winners: torch.Tensor, code_dim: int) -> torch.Tensor:
+    """Binary sparse codes ``[B, code_dim]`` (float32 0/1) from winner indices ``[B, k]``."""
+    code = torch.zeros((winners.shape[0], code_dim), dtype=torch.float32, device=winners.device)
+    return code.scatter_(1, winners, 1.0)
+
+
+def hebbian_outer(pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
+    """Hebbian outer product summed over a batch of pairs: ``ΔW = Σ_b post_b pre_bᵀ`` ``[N_post, N_pre]``.
+
+    .. math::
+        \\Delta W_{ij} = \\sum_b y_{b,i} \\, x_{b,j}
+
+    With binary codes every entry is a count of co-active (post, pre) pairs: integer-exact.
+    """
+    if pre.ndim != 2 or post.ndim != 2 or pre.shape[0] != post.shape[0]:
+        raise ValueError(f"pre and post must be [B, N] with the same B, got {tuple(pre.shape)} and {tuple(post.shape)}")
+    return post.T.float() @ pre.float()
