@@ -1,0 +1,115 @@
+"""The HTTP API end to end through FastAPI's TestClient (hash encoder)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("fastapi")
+
+#: The text itself must be the top-1 hit when searched with its own words (hash encoder).
+SELF_RECALL_RANK = 0
+CORPUS = [
+    "The launch code is kept in the blue binder on the third shelf.",
+    "Maria's favourite tea is jasmine green tea with honey.",
+    "The quarterly report is due on the first Friday of April.",
+    "Our team offsite will be held in Lisbon this autumn.",
+    "The backup server reboots every Sunday at 03:00 UTC.",
+]
+
+
+def add(client, ns, texts, metadata=None):
+    body = {"memories": [{"text": t, **({"metadata": metadata} if metadata else {})} for t in texts]}
+    r = client.post(f"/v1/ns/{ns}/memories", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()["ids"]
+
+
+def test_health_and_openapi(api_client):
+    r = api_client.get("/healthz")
+    assert r.status_code == 200 and r.json()["status"] == "ok"
+    spec = api_client.get("/openapi.json").json()
+    for path in ("/v1/ns/{namespace}/memories", "/v1/ns/{namespace}/search", "/v1/ns/{namespace}/links",
+                 "/v1/ns/{namespace}/memories/{memory_id}"):
+        assert path in spec["paths"], f"{path} missing from the OpenAPI document"
+    assert "AddRequest" in spec["components"]["schemas"]
+    limits = spec["components"]["schemas"]["MemoryIn"]["properties"]["text"]
+    assert limits["maxLength"] > 0, "text size limit must be published in the OpenAPI schema"
+
+
+def test_add_get_list_update_delete_roundtrip(api_client):
+    ids = add(api_client, "notes", CORPUS, metadata={"source": "test"})
+    assert len(ids) == len(CORPUS) and len(set(ids)) == len(ids)
+    rec = api_client.get(f"/v1/ns/notes/memories/{ids[1]}").json()
+    assert rec["text"] == CORPUS[1] and rec["metadata"] == {"source": "test"} and rec["namespace"] == "notes"
+
+    page = api_client.get("/v1/ns/notes/memories", params={"limit": 2, "offset": 1}).json()
+    assert page["total"] == len(CORPUS) and [x["id"] for x in page["memories"]] == ids[1:3]
+
+    r = api_client.patch(f"/v1/ns/notes/memories/{ids[0]}", json={"text": "The launch code moved to the red safe."})
+    assert r.status_code == 200 and r.json()["text"] == "The launch code moved to the red safe."
+    r = api_client.patch(f"/v1/ns/notes/memories/{ids[0]}", json={"metadata": {"v": 2}})
+    assert r.json()["metadata"] == {"v": 2} and r.json()["text"].startswith("The launch code moved")
+
+    assert api_client.delete(f"/v1/ns/notes/memories/{ids[0]}").json() == {"deleted": [ids[0]], "missing": []}
+    assert api_client.get(f"/v1/ns/notes/memories/{ids[0]}").status_code == 404
+    r = api_client.post("/v1/ns/notes/memories/delete", json={"ids": [ids[1], ids[0], 999_999]})
+    assert r.json() == {"deleted": [ids[1]], "missing": [ids[0], 999_999]}
+    assert api_client.get("/v1/ns/notes/stats").json()["memories"] == len(CORPUS) - 2
+
+
+def test_search_finds_each_memory_and_sees_updates(api_client):
+    ids = add(api_client, "notes", CORPUS)
+    for mid, text in zip(ids, CORPUS):
+        res = api_client.post("/v1/ns/notes/search", json={"query": text, "k": 3}).json()
+        got = [h["id"] for h in res["results"]]
+        assert got.index(mid) == SELF_RECALL_RANK, f"memory {mid} ranked {got.index(mid)} for its own text, want {SELF_RECALL_RANK}"
+        assert all(h["hop"] == 0 and h["path"] == [h["id"]] for h in res["results"])
+    api_client.patch(f"/v1/ns/notes/memories/{ids[2]}", json={"text": "Penguins waddle across Antarctic ice."})
+    res = api_client.post("/v1/ns/notes/search", json={"query": "Penguins waddle across Antarctic ice.", "k": 1}).json()
+    assert res["results"][0]["id"] == ids[2], "search must use the updated text"
+    where = api_client.post("/v1/ns/notes/search", json={"query": CORPUS[0], "k": 5, "where": {"x": 1}}).json()
+    assert where["results"] == [], "no memory has metadata x=1"
+
+
+def test_search_in_empty_namespace_is_empty_not_error(api_client):
+    add(api_client, "notes", CORPUS[:1])
+    r = api_client.post("/v1/ns/empty/search", json={"query": "anything", "k": 5})
+    assert r.status_code == 200 and r.json()["results"] == []
+
+
+def test_namespaces_and_stats(api_client):
+    add(api_client, "a", CORPUS[:2])
+    add(api_client, "b", CORPUS[2:])
+    assert api_client.get("/v1/namespaces").json() == {"a": 2, "b": 3}
+    st = api_client.get("/v1/stats").json()
+    assert st["memories"] == len(CORPUS) and st["namespaces"] == {"a": 2, "b": 3}
+
+
+def test_multi_hop_and_links_match_the_memory_in_the_tree(api_client):
+    """hops>0 and /links work when the Memory supports them, else 501 with a clear message."""
+    ids = add(api_client, "notes", CORPUS)
+    health = api_client.get("/healthz").json()
+    r = api_client.post("/v1/ns/notes/search", json={"query": CORPUS[0], "k": 3, "hops": 1})
+    if health["multi_hop"]:
+        assert r.status_code == 200, r.text
+        assert all(h["namespace"] == "notes" for h in r.json()["results"])
+    else:
+        assert r.status_code == 501 and "multi-hop" in r.json()["error"]["message"]
+    r = api_client.post("/v1/ns/notes/links", json={"a": ids[0], "b": ids[1]})
+    if health["links"]:
+        assert r.status_code == 200 and r.json()["linked"] is True, r.text
+    else:
+        assert r.status_code == 501 and "link" in r.json()["error"]["message"]
+
+
+def test_create_app_from_path_opens_and_closes_its_store(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from hybrid import Memory
+    from hybrid.service.api import create_app
+
+    path = tmp_path / "owned"
+    with TestClient(create_app(path, encoder="hash")) as client:
+        add(client, "x", ["one memory"])
+    with Memory.open(path, encoder="hash", create=False) as mem:
+        assert mem.count(namespace="x") == 1
