@@ -22,7 +22,11 @@ from .errors import HHMemError
 from .memory import STORE_ENV, Memory, SearchResult, default_store_path
 
 #: name -> "module:attribute" of click commands defined elsewhere.
-LAZY_COMMANDS: dict[str, str] = {}
+LAZY_COMMANDS: dict[str, str] = {
+    "serve": "hybrid.service.cli:serve",
+    "mcp": "hybrid.service.cli:mcp",
+    "serve-loadtest": "hybrid.service.cli:serve_loadtest",
+}
 
 #: Memories encoded and committed per transaction during ingest.
 INGEST_CHUNK = 256
@@ -80,10 +84,13 @@ def read_items(texts: Sequence[str], file: str | None, jsonl: bool) -> Iterator[
             fail("nothing to add: give texts, --file PATH, or pipe lines on standard input")
         file = "-"
     is_jsonl = jsonl or (file != "-" and file.endswith(".jsonl"))
-    fh = sys.stdin if file == "-" else open(file, encoding="utf-8")  # noqa: SIM115
     name = "<stdin>" if file == "-" else file
     try:
-        for lineno, line in enumerate(fh, 1):
+        fh = sys.stdin if file == "-" else open(file, encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        fail(f"{name}: {exc.strerror or exc}")
+    try:
+        for lineno, line in _lines(fh, name):
             if not line.strip():
                 continue
             if not is_jsonl:
@@ -102,6 +109,13 @@ def read_items(texts: Sequence[str], file: str | None, jsonl: bool) -> Iterator[
     finally:
         if fh is not sys.stdin:
             fh.close()
+
+
+def _lines(fh, name: str) -> Iterator[tuple[int, str]]:
+    try:
+        yield from enumerate(fh, 1)
+    except UnicodeDecodeError as exc:
+        fail(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})")
 
 
 def ingest(mem: Memory, items: list[tuple[str, dict | None]], *, namespace: str, common: dict, quiet: bool) -> list[int]:
