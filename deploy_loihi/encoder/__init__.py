@@ -1,0 +1,1 @@
+"""Graded-spike encoder Process: streams embeddings into a network as graded spikes."""

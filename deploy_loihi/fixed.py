@@ -1,0 +1,116 @@
+"""Loihi 2 number formats used by the bit-accurate (``fixed_pt``) models, as pure NumPy functions.
+
+The limits below are what the ``fixed_pt`` models enforce. Sources:
+
+- Intel, *Taking Neuromorphic Computing to the Next Level with Loihi 2* (technology brief, 2021):
+  up to 128 neuro cores per chip, up to 1 M neurons and 120 M synapses per chip, programmable
+  neurons, graded spikes with an integer payload of up to 32 bits (our models use 24 bits, the
+  width of the neuron state; see below), synaptic weights of 1–8 bits with a shared exponent.
+- lava-nc 0.10.0's own bit-accurate models (``lava/proc/dense/models.py``,
+  ``lava/proc/lif/models.py``, ``lava/utils/weightutils.py``): 8-bit weight mantissa (mixed-sign
+  weights keep 7 bits of magnitude plus sign: the lowest bit is dropped, range ``[-256, 254]``),
+  ``weight_exp`` as an arithmetic shift of the accumulated current, and 24-bit current ``u`` and
+  voltage ``v`` in the LIF model (``u``/``v`` wrap/saturate at ``2**23``).
+
+What is not published per core (neurons per core 8,192 and ~128 kB synaptic memory per core) is
+taken from Intel's published figures and is marked as an estimate in :mod:`deploy_loihi.resources`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Bits of the neuron state (membrane voltage / synaptic current) in the fixed-point models.
+STATE_BITS = 24
+#: Saturation bounds of a signed :data:`STATE_BITS` value.
+STATE_MIN = -(1 << (STATE_BITS - 1))
+STATE_MAX = (1 << (STATE_BITS - 1)) - 1
+#: Bits of a synaptic weight mantissa on Loihi 2 (1–8 selectable).
+WEIGHT_BITS = 8
+#: Default payload bits of the graded spikes carrying the embedding (signed).
+DEFAULT_MESSAGE_BITS = 8
+#: Largest graded-spike payload the fixed-point models accept (bits, signed).
+MAX_MESSAGE_BITS = 24
+#: Weight of a ±1 projection synapse on Loihi 2: mixed-sign 8-bit weights lose their lowest bit,
+#: so ±1 would become {0, -2}; ±2 with ``weight_exp = -1`` gives the exact ±1 sum.
+PROJECTION_WEIGHT = 2
+PROJECTION_WEIGHT_EXP = -1
+#: Largest unsigned 8-bit weight (all-positive weights keep all 8 bits).
+MAX_UNSIGNED_WEIGHT = (1 << WEIGHT_BITS) - 1
+
+
+def saturate(x: np.ndarray, bits: int = STATE_BITS) -> np.ndarray:
+    """Clip integers to the signed ``bits``-bit range ``[-2^{bits-1}, 2^{bits-1}-1]`` (int32 out)."""
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return np.clip(np.asarray(x, dtype=np.int64), lo, hi).astype(np.int32)
+
+
+def quantize_graded(x: np.ndarray, bits: int = DEFAULT_MESSAGE_BITS) -> np.ndarray:
+    """Quantise values in ``[-1, 1]`` (unit-norm embeddings, binary codes) to signed graded-spike payloads.
+
+    .. math::
+        q = \\operatorname{clip}\\big(\\operatorname{round}(x \\, (2^{b-1}-1)),\\; -(2^{b-1}-1),\\; 2^{b-1}-1\\big)
+
+    with round-half-to-even. For ``b = 8`` this is the production ``hybrid.functional.quantize_unit``
+    (scale 127), so the fixed-point projection sees exactly the production integers. ``b = 2``
+    carries binary codes (0/1) unchanged.
+
+    Args:
+        x: ``[d]`` or ``[B, d]`` real values (entries outside ``[-1, 1]`` are clipped).
+        bits: payload bits including sign, ``2 <= bits <= 24``.
+
+    Returns:
+        int32 array of the same shape.
+    """
+    if isinstance(bits, bool) or not 2 <= int(bits) <= MAX_MESSAGE_BITS:
+        raise ValueError(f"bits must be in [2, {MAX_MESSAGE_BITS}], got {bits}")
+    x = np.asarray(x, dtype=np.float64)
+    if not np.all(np.isfinite(x)):
+        raise ValueError("x contains NaN or infinite values")
+    qmax = (1 << (int(bits) - 1)) - 1
+    return np.clip(np.rint(x * qmax), -qmax, qmax).astype(np.int32)
+
+
+def topk_mask(h: np.ndarray, k: int) -> np.ndarray:
+    """Binary k-WTA of one vector, ties to the lower index (the production ``kwta`` rule).
+
+    .. math::
+        s_i = [\\, |\\{ j : h_j > h_i \\lor (h_j = h_i \\land j < i) \\}| < k \\,]
+
+    Args:
+        h: ``[N]`` input currents (real or integer).
+        k: winners, ``0 <= k <= N``.
+
+    Returns:
+        ``[N]`` bool mask with exactly ``k`` True entries.
+    """
+    h = np.asarray(h).reshape(-1)
+    mask = np.zeros(h.shape[0], dtype=bool)
+    if k > 0:
+        order = np.argsort(-h, kind="stable")  # stable: equal values keep index order
+        mask[order[:k]] = True
+    return mask
+
+
+def threshold_search(values: np.ndarray, k: int, bits: int) -> tuple[np.ndarray, int]:
+    """Bit-serial threshold search: the largest ``θ`` with ``|\\{i: v_i ≥ θ\\}| ≥ k``, MSB first.
+
+    Each step tests one bit of ``θ`` (a broadcast threshold) against a population count of the
+    neurons at or above it:
+
+    .. math::
+        θ \\leftarrow θ + 2^b \\;\\text{ if }\\; |\\{ i : v_i \\ge θ + 2^b \\}| \\ge k,
+        \\qquad b = bits-1, \\dots, 0
+
+    starting from ``θ = -2^{bits-1}``. Values must be signed ``bits``-bit integers.
+
+    Returns:
+        ``(theta, steps)`` with ``steps == bits``.
+    """
+    v = np.asarray(values, dtype=np.int64)
+    theta = -(1 << (bits - 1))
+    for b in range(bits - 1, -1, -1):
+        trial = theta + (1 << b)
+        if int(np.count_nonzero(v >= trial)) >= k:
+            theta = trial
+    return theta, bits

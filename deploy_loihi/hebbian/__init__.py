@@ -1,0 +1,1 @@
+"""Hebbian association Process: plastic synapses learning the outer product of code pairs."""

@@ -1,0 +1,1 @@
+"""k-winner-take-all neuron Process (exact top-k) with floating- and fixed-point models."""

@@ -1,0 +1,217 @@
+"""Build, run and read back the Lava networks (Lava's CPU simulation, ``Loihi2SimCfg``).
+
+Every runner calls ``.stop()`` in a ``finally`` block. Lava's runtime can hang forever when a
+model raises inside a worker process, so callers that must not hang (tests, the CLI) wrap these
+functions with a hard timeout (``pytest-timeout``, or :func:`run_with_deadline`).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+import deploy_loihi  # noqa: F401  (installs the Python 3.11 fix before Lava is imported)
+from deploy_loihi.fixed import DEFAULT_MESSAGE_BITS, PROJECTION_WEIGHT, PROJECTION_WEIGHT_EXP
+
+
+class Precision(str, Enum):
+    """Which process models Lava runs: real-valued or bit-accurate Loihi 2 fixed point."""
+
+    FLOATING = "floating_pt"
+    FIXED = "fixed_pt"
+
+
+def _cfg(precision: Precision | str):
+    from lava.magma.core.run_configs import Loihi2SimCfg
+
+    try:
+        tag = Precision(precision).value
+    except ValueError:
+        raise ValueError(f"precision must be one of {[p.value for p in Precision]}, got {precision!r}") from None
+    return Loihi2SimCfg(select_tag=tag)
+
+
+def _run(root, num_steps: int, precision: Precision | str, read: Callable[[], Any]) -> tuple[Any, float]:
+    from lava.magma.core.run_conditions import RunSteps
+
+    cfg = _cfg(precision)
+    t0 = time.perf_counter()
+    try:
+        root.run(condition=RunSteps(num_steps=int(num_steps)), run_cfg=cfg)
+        out = read()
+    finally:
+        root.stop()
+    return out, time.perf_counter() - t0
+
+
+@dataclass(frozen=True)
+class KWTAResult:
+    """Winners ``[B, k]`` (sorted, ``-1`` padded), time steps and wall seconds of one run."""
+
+    winners: np.ndarray
+    num_steps: int
+    wall_s: float
+
+
+def run_kwta(
+    vectors: np.ndarray,
+    projection: np.ndarray,
+    k: int,
+    *,
+    precision: Precision | str = Precision.FIXED,
+    num_message_bits: int = DEFAULT_MESSAGE_BITS,
+) -> KWTAResult:
+    """Stream ``vectors [B, d]`` through ``GradedEncoder → Dense(P) → KWTA → WinnerReadout``.
+
+    Cue ``b`` is sent at step ``b + 1`` and its winners spike at step ``b + 2``.
+    """
+    from lava.proc.dense.process import Dense
+
+    from deploy_loihi.encoder.process import GradedEncoder
+    from deploy_loihi.kwta.process import KWTA
+    from deploy_loihi.readout.process import WinnerReadout
+
+    x = np.asarray(vectors, dtype=np.float64)
+    p = np.asarray(projection, dtype=np.int64)
+    b, n = x.shape[0], p.shape[0]
+    steps = b + 1
+    enc = GradedEncoder(vectors=x, period=1, num_message_bits=num_message_bits)
+    dense = Dense(weights=PROJECTION_WEIGHT * p, weight_exp=PROJECTION_WEIGHT_EXP, num_message_bits=num_message_bits)
+    kw = KWTA(shape=(n,), k=k)
+    ro = WinnerReadout(shape=(n,), k=k, num_steps=steps)
+    enc.s_out.connect(dense.s_in)
+    dense.a_out.connect(kw.a_in)
+    kw.s_out.connect(ro.s_in)
+    rec, wall = _run(kw, steps, precision, lambda: ro.winners.get())
+    return KWTAResult(np.asarray(rec[1 : b + 1], dtype=np.int64), steps, wall)
+
+
+@dataclass(frozen=True)
+class HebbianResult:
+    """Learned weights ``W [n_pre, n_post]`` (production orientation), steps and wall seconds."""
+
+    weights: np.ndarray
+    num_steps: int
+    wall_s: float
+
+
+def learn_hebbian(
+    pre_winners: np.ndarray,
+    post_winners: np.ndarray,
+    n: int,
+    *,
+    precision: Precision | str = Precision.FIXED,
+    initial: np.ndarray | None = None,
+) -> HebbianResult:
+    """Learn association counts from winner pairs with :class:`~deploy_loihi.hebbian.process.HebbianAssociation`.
+
+    Pair ``b`` is presented at step ``b + 1`` (pre code on ``s_in``, post code on ``s_in_bap``).
+    """
+    from deploy_loihi.encoder.process import GradedEncoder
+    from deploy_loihi.hebbian.process import HebbianAssociation
+    from deploy_loihi.reference import winners_to_mask
+
+    pre = winners_to_mask(pre_winners, n).astype(np.float64)
+    post = winners_to_mask(post_winners, n).astype(np.float64)
+    if pre.shape[0] != post.shape[0] or pre.shape[0] < 1:
+        raise ValueError(f"pre_winners and post_winners need the same number B >= 1 of rows, got {pre.shape[0]} and {post.shape[0]}")
+    w0 = None if initial is None else np.asarray(initial).T
+    e_pre = GradedEncoder(vectors=pre, period=1, num_message_bits=2)
+    e_post = GradedEncoder(vectors=post, period=1, num_message_bits=2)
+    heb = HebbianAssociation(shape=(n, n), weights=w0)
+    e_pre.s_out.connect(heb.s_in)
+    e_post.s_out.connect(heb.s_in_bap)
+    steps = pre.shape[0] + 1
+    w, wall = _run(heb, steps, precision, lambda: heb.weights.get())
+    return HebbianResult(np.rint(np.asarray(w)).astype(np.int64).T, steps, wall)
+
+
+@dataclass(frozen=True)
+class MultiHopResult:
+    """Per-hop winners of a multi-hop run.
+
+    Attributes:
+        codes: ``[H+1, B, k]`` code-layer winners per hop (sorted, ``-1`` padded).
+        memories: ``[B, H+1]`` recalled memory rows per hop (``-1``: nothing).
+        num_steps: time steps simulated for all ``B`` cues.
+        wall_s: wall seconds of the run (build + simulate + read back).
+    """
+
+    codes: np.ndarray
+    memories: np.ndarray
+    num_steps: int
+    wall_s: float
+
+
+def run_multihop(
+    vectors: np.ndarray,
+    projection: np.ndarray,
+    stored_winners: np.ndarray,
+    weights: np.ndarray,
+    *,
+    k: int,
+    hops: int,
+    w_cap: int = 1,
+    precision: Precision | str = Precision.FIXED,
+    num_message_bits: int = DEFAULT_MESSAGE_BITS,
+) -> MultiHopResult:
+    """Run :class:`~deploy_loihi.multihop.process.MultiHopRecall` on cues ``vectors [B, d]``."""
+    from deploy_loihi.multihop.process import MultiHopRecall, code_step, memory_step
+
+    net = MultiHopRecall(
+        vectors=vectors, projection=projection, stored_winners=stored_winners, weights=weights,
+        k=k, hops=hops, w_cap=w_cap, num_message_bits=num_message_bits,
+    )
+
+    def read():
+        return (
+            [np.asarray(getattr(net, f"code_winners_{t}").get()) for t in range(hops + 1)],
+            [np.asarray(getattr(net, f"memory_winners_{t}").get()) for t in range(hops + 1)],
+        )
+
+    (codes_rec, mem_rec), wall = _run(net, net.num_steps, precision, read)
+    b = np.asarray(vectors).shape[0]
+    codes = np.stack([[codes_rec[t][code_step(i, t) - 1] for i in range(b)] for t in range(hops + 1)])
+    mems = np.stack([[mem_rec[t][memory_step(i, t) - 1, 0] for i in range(b)] for t in range(hops + 1)], axis=1)
+    return MultiHopResult(codes.astype(np.int64), mems.astype(np.int64), net.num_steps, wall)
+
+
+def _child(conn, fn, args, kwargs) -> None:  # pragma: no cover - runs in a subprocess
+    try:
+        conn.send(("ok", fn(*args, **kwargs)))
+    except BaseException as exc:  # noqa: BLE001
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def run_with_deadline(fn: Callable[..., Any], *args: Any, timeout_s: float, **kwargs: Any) -> Any:
+    """Call ``fn(*args, **kwargs)`` in a forked child process and kill it after ``timeout_s`` seconds.
+
+    Raises:
+        TimeoutError: the run did not finish in time (a hung Lava runtime); the child is killed.
+        RuntimeError: the run raised; the message carries the child's exception.
+    """
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(child, fn, args, kwargs), daemon=False)
+    proc.start()
+    child.close()
+    try:
+        if not parent.poll(timeout_s):
+            raise TimeoutError(f"Lava run {getattr(fn, '__name__', fn)} exceeded timeout_s={timeout_s}")
+        status, payload = parent.recv()
+    finally:
+        proc.join(timeout=5)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(timeout=5)
+    if status != "ok":
+        raise RuntimeError(payload)
+    return payload

@@ -1,0 +1,1 @@
+"""Readout Process: records which neurons spiked on every time step."""
