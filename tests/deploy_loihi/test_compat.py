@@ -84,6 +84,7 @@ def test_needs_fix(version, expected):
 
 
 def test_install_is_noop_on_310(monkeypatch):
+    was = _compat.installed()
     _compat.uninstall()
     try:
         monkeypatch.setattr(_compat, "needs_fix", lambda version=None: False)
@@ -91,15 +92,19 @@ def test_install_is_noop_on_310(monkeypatch):
         assert not _compat.installed(), "the hook must not be installed where no fix is needed"
     finally:
         monkeypatch.undo()
-        _compat.install()
+        if was and not _compat.installed():
+            sys.meta_path.insert(0, _compat._FINDER)
 
 
 def test_install_is_idempotent():
     if not _compat.needs_fix():
         pytest.skip("no hook on Python < 3.11")
+    if not _compat.installed():
+        sys.meta_path.insert(0, _compat._FINDER)  # e.g. removed by another test after Lava was imported
     _compat.install()
     _compat.install()
-    assert sum(f is _compat._FINDER for f in sys.meta_path) == 1
+    assert sum(f is _compat._FINDER for f in sys.meta_path) == 1, "the hook must be installed exactly once"
+
 
 
 def test_finder_ignores_other_modules():
