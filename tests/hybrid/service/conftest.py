@@ -150,3 +150,21 @@ def mcp_command():
         return cmd[0], cmd[1:], subprocess_env()
 
     return build
+
+
+@pytest.fixture
+def cli_popen():
+    """``cli_popen(*args, store=..., stdin_text=None)`` -> started Popen of the hhmem CLI (killed after the test)."""
+    procs: list[subprocess.Popen] = []
+
+    def start(*args: str, store: Path | None = None, model: str = "hash") -> subprocess.Popen:
+        p = subprocess.Popen(hhmem_cmd(*args, store=store, model=model), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=subprocess_env())
+        procs.append(p)
+        return p
+
+    yield start
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
