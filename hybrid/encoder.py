@@ -123,7 +123,7 @@ class SentenceTransformerEncoder:
     def _windows(self, text: str) -> list[tuple[str, int]]:
         """Split ``text`` into (window text, token count) pieces that fit the model's window."""
         tok = self.model.tokenizer
-        ids = tok(text, add_special_tokens=False)["input_ids"]
+        ids = tok(text, add_special_tokens=False, verbose=False)["input_ids"]
         room = self.max_tokens - 2  # [CLS] and [SEP]
         if len(ids) <= room:
             return [(text, max(len(ids), 1))]
