@@ -145,8 +145,8 @@ def cli():
 def mcp_command():
     """``mcp_command(store, namespace)`` -> (executable, args, env) of `hhmem mcp` for an MCP stdio client."""
 
-    def build(store: Path, namespace: str) -> tuple[str, list[str], dict[str, str]]:
-        cmd = hhmem_cmd("mcp", "--store", str(store), "--namespace", namespace)
+    def build(store: Path, namespace: str, model: str = "hash") -> tuple[str, list[str], dict[str, str]]:
+        cmd = hhmem_cmd("mcp", "--store", str(store), "--namespace", namespace, model=model)
         return cmd[0], cmd[1:], subprocess_env()
 
     return build
