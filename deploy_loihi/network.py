@@ -19,6 +19,33 @@ import numpy as np
 import deploy_loihi  # noqa: F401  (installs the Python 3.11 fix before Lava is imported)
 from deploy_loihi.fixed import DEFAULT_MESSAGE_BITS, PROJECTION_WEIGHT, PROJECTION_WEIGHT_EXP
 
+_LAVA_MP = "lava.magma.runtime.message_infrastructure.multiprocessing"
+
+
+def prepare_lava_runtime() -> None:
+    """Import Lava's message infrastructure, which calls ``multiprocessing.set_start_method("fork")``.
+
+    That call raises ``RuntimeError: context has already been set`` when another library fixed
+    the start method first (``get_start_method()`` does so). Importing it early (this module does
+    at import time) avoids that; if the method is already ``"fork"`` the call is made harmless.
+    """
+    import sys
+
+    if _LAVA_MP in sys.modules:
+        return
+    current = mp.get_start_method(allow_none=True)
+    if current not in (None, "fork"):
+        raise RuntimeError(f"Lava's CPU runtime needs the 'fork' start method; this process uses {current!r}")
+    if current == "fork":
+        mp.set_start_method(None, force=True)  # Lava sets it back to "fork" right away
+    try:
+        __import__(_LAVA_MP)
+    except ImportError:
+        pass  # lava-nc absent: the runners raise when used
+
+
+prepare_lava_runtime()
+
 
 class Precision(str, Enum):
     """Which process models Lava runs: real-valued or bit-accurate Loihi 2 fixed point."""

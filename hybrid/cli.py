@@ -26,6 +26,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "serve": "hybrid.service.cli:serve",
     "mcp": "hybrid.service.cli:mcp",
     "serve-loadtest": "hybrid.service.cli:serve_loadtest",
+    "loihi": "deploy_loihi.cli:loihi",
 }
 
 #: Memories encoded and committed per transaction during ingest.
