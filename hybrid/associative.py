@@ -1,0 +1,780 @@
+"""Associative memory: pattern separation, a Hebbian association matrix and multi-hop recall.
+
+Two layers:
+
+- :class:`AssociativeIndex` — pure in-memory structure: the seeded ±1 projection ``P``, the sparse
+  binary code (k-WTA winners) of every registered memory, the set of directed associations
+  (edges) and the integer matrix ``W`` learned from them, with chain recall and associative
+  spread. It calls the reference functions of :mod:`hybrid.functional` (or fast equivalents that
+  are tested against them).
+- :class:`StoreAssociations` — keeps an :class:`AssociativeIndex` in sync with a
+  :class:`~hybrid.store.Store`: links live in the store's SQLite database (tables ``assoc_links``,
+  ``assoc_log``, ``assoc_terms``; created if missing) and a checkpoint of the projection, codes
+  and ``W`` is written atomically to ``<store>/associations.safetensors``.
+
+Equations (``x`` a unit embedding, ``N`` the code dimension, ``k`` winners):
+
+.. math::
+    c(x) = \\mathcal{W}_k(P\\,\\mathrm{round}(127 x)), \\qquad
+    W \\mathrel{+}= c(b)\\,c(a)^\\top \\text{ for every association } a \\to b \\text{ (saturating uint8)}
+
+    \\text{hop: } h = \\min(W, w_{cap})^\\top c, \\quad c' = \\mathcal{W}_k(h), \\quad
+    m^* = \\arg\\max_m |c' \\cap c(m)|
+
+See ``docs/associative.md`` for the design, the measurements behind the defaults and the exact
+reference for the Lava deployment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import functional as F
+from .errors import InvalidInputError, NotFoundError, StoreCorruptError
+
+#: File of the checkpoint inside a store folder.
+ASSOC_FILE = "associations.safetensors"
+#: Version of the checkpoint layout.
+ASSOC_FORMAT_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS assoc_links (
+    src INTEGER NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+    dst INTEGER NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+    source TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (src, dst, source)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS assoc_links_dst ON assoc_links(dst);
+CREATE TABLE IF NOT EXISTS assoc_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    src INTEGER NOT NULL,
+    dst INTEGER NOT NULL,
+    op TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS assoc_terms (
+    term TEXT NOT NULL,
+    memory_id INTEGER NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+    PRIMARY KEY (term, memory_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS assoc_terms_memory ON assoc_terms(memory_id);
+"""
+
+
+@dataclass(frozen=True)
+class AssociativeConfig:
+    """Pattern separation and association settings.
+
+    Attributes:
+        code_dim: N, units of the sparse code layer.
+        k: winners per code (sparsity k/N).
+        seed: seed of the ±1 projection P.
+        w_cap: synaptic cap of a hop, ``W_eff = min(W, w_cap)`` (1 = binary Willshaw matrix).
+        spread_width: associates one memory can pass on in one search hop; the spread uses
+            ``kwta(h, k * spread_width)``.
+        min_strength: smallest association strength (0..1) a spread result needs.
+        hop_decay: factor applied to a score at each hop of a multi-hop search.
+        quant_scale: scale of the int8 quantisation of embeddings.
+    """
+
+    code_dim: int = 8192
+    k: int = 16
+    seed: int = 0
+    w_cap: int = 1
+    spread_width: int = 4
+    min_strength: float = 0.5
+    hop_decay: float = 0.7
+    quant_scale: int = F.QUANT_SCALE
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.code_dim, int) or self.code_dim < 2:
+            raise InvalidInputError(f"AssociativeConfig.code_dim must be an int >= 2, got {self.code_dim!r}")
+        if not isinstance(self.k, int) or not 1 <= self.k <= self.code_dim:
+            raise InvalidInputError(f"AssociativeConfig.k must be an int in [1, code_dim={self.code_dim}], got {self.k!r}")
+        if not isinstance(self.w_cap, int) or not 1 <= self.w_cap <= F.W_SATURATION:
+            raise InvalidInputError(f"AssociativeConfig.w_cap must be an int in [1, {F.W_SATURATION}], got {self.w_cap!r}")
+        if not isinstance(self.spread_width, int) or self.spread_width < 1 or self.k * self.spread_width > self.code_dim:
+            raise InvalidInputError(
+                f"AssociativeConfig.spread_width must be an int >= 1 with k*spread_width <= code_dim, got {self.spread_width!r}"
+            )
+        if not (0.0 < self.min_strength <= 1.0):
+            raise InvalidInputError(f"AssociativeConfig.min_strength must be in (0, 1], got {self.min_strength!r}")
+        if not (0.0 < self.hop_decay <= 1.0):
+            raise InvalidInputError(f"AssociativeConfig.hop_decay must be in (0, 1], got {self.hop_decay!r}")
+        if not isinstance(self.quant_scale, int) or not 1 <= self.quant_scale <= 127:
+            raise InvalidInputError(f"AssociativeConfig.quant_scale must be an int in [1, 127], got {self.quant_scale!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Hop:
+    """One step of a recalled chain.
+
+    Attributes:
+        hop: 1 for the first association after the start memory.
+        id: recalled memory id (``-1`` when nothing was recalled).
+        score: overlap of the recalled code with the memory's code, divided by k (1.0 = exact).
+        path: ids from the start memory to this one.
+    """
+
+    hop: int
+    id: int
+    score: float
+    path: list[int]
+
+
+class AssociativeIndex:
+    """Projection, sparse codes, association edges and the Hebbian matrix ``W`` (in memory).
+
+    ``W`` is a dense ``uint8 [N, N]`` matrix (rows presynaptic), allocated on the first link:
+    measured faster per hop than a sparse CSR matrix and bounded in size (``N²`` bytes; 64 MiB at
+    the default N = 8192), see ``docs/associative.md``.
+
+    Args:
+        dim: embedding dimension d.
+        config: :class:`AssociativeConfig`.
+        projection: optional ``[N, d]`` int8 ±1 matrix (otherwise ``sign_projection(d, N, seed)``).
+
+    Example:
+        >>> idx = AssociativeIndex(8, AssociativeConfig(code_dim=256, k=8))
+        >>> v = np.random.default_rng(0).normal(size=(3, 8)).astype(np.float32)
+        >>> idx.set_codes([1, 2, 3], v)
+        >>> idx.link([(1, 2), (2, 3)])
+        2
+        >>> [h.id for h in idx.chain(1, hops=2)]
+        [2, 3]
+    """
+
+    def __init__(self, dim: int, config: AssociativeConfig | None = None, *, projection: torch.Tensor | None = None):
+        self.dim = int(dim)
+        self.config = config or AssociativeConfig()
+        n = self.config.code_dim
+        if projection is None:
+            projection = F.sign_projection(self.dim, n, self.config.seed)
+        if tuple(projection.shape) != (n, self.dim) or projection.dtype != torch.int8:
+            raise InvalidInputError(f"projection must be int8 [{n}, {self.dim}], got {projection.dtype} {tuple(projection.shape)}")
+        self.projection = projection
+        self._proj_f = projection.float()
+        self.w: torch.Tensor | None = None
+        self._saturated = False
+        self._codes = torch.empty((0, self.config.k), dtype=torch.int64)
+        self._row_ids = np.empty(0, dtype=np.int64)
+        self._size = 0
+        self._row_of: dict[int, int] = {}
+        self._out: dict[int, set[int]] = {}
+        self._in: dict[int, set[int]] = {}
+        self._n_edges = 0
+        # Inverted index unit -> rows for rows [0, _main_rows); rows past it are scanned directly.
+        self._main_rows = 0
+        self._inv_ptr = np.zeros(n + 1, dtype=np.int64)
+        self._inv_rows = np.empty(0, dtype=np.int64)
+
+    # ------------------------------------------------------------------ codes
+    @property
+    def code_dim(self) -> int:
+        return self.config.code_dim
+
+    @property
+    def k(self) -> int:
+        return self.config.k
+
+    def __len__(self) -> int:
+        """Number of memories with a code."""
+        return len(self._row_of)
+
+    @property
+    def n_edges(self) -> int:
+        return self._n_edges
+
+    def __contains__(self, memory_id: int) -> bool:
+        return int(memory_id) in self._row_of
+
+    def encode(self, vectors: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Winners ``[n, k]`` (int64, sorted) of unit embeddings ``[n, d]`` (pattern separation)."""
+        x = torch.as_tensor(np.asarray(vectors, dtype=np.float32))
+        if x.ndim != 2 or x.shape[1] != self.dim:
+            raise InvalidInputError(f"vectors must be [n, {self.dim}], got shape {tuple(x.shape)}")
+        if x.shape[0] == 0:
+            return torch.empty((0, self.k), dtype=torch.int64)
+        out = []
+        for s in range(0, x.shape[0], 1024):  # bounded temporary memory
+            xq = F.quantize_unit(x[s : s + 1024], self.config.quant_scale)
+            h = (xq.float() @ self._proj_f.T).round_().to(torch.int32)  # = F.project_int, exact
+            out.append(F.kwta(h, self.k))
+        return torch.cat(out)
+
+    def code_of(self, memory_id: int) -> torch.Tensor:
+        """Winners ``[k]`` of a registered memory."""
+        row = self._row_of.get(int(memory_id))
+        if row is None:
+            raise NotFoundError(f"memory {memory_id} has no code in the associative index")
+        return self._codes[row]
+
+    def set_codes(self, ids: Sequence[int], vectors: np.ndarray | torch.Tensor) -> None:
+        """Register (or replace) the codes of memories from their embeddings ``[n, d]``.
+
+        A memory whose code changes keeps its associations: they are unlearned with the old code
+        and learned again with the new one.
+        """
+        ids = [int(i) for i in ids]
+        winners = self.encode(vectors)
+        if winners.shape[0] != len(ids):
+            raise InvalidInputError(f"ids has {len(ids)} entries for {winners.shape[0]} vectors")
+        self.set_winners(ids, winners)
+
+    def set_winners(self, ids: Sequence[int], winners: torch.Tensor) -> None:
+        """Register codes given directly as winners ``[n, k]`` (sorted, in ``[0, N)``)."""
+        ids = [int(i) for i in ids]
+        if len(set(ids)) != len(ids):
+            raise InvalidInputError("ids must be distinct")
+        if len(ids) == 0:
+            return
+        winners = winners.to(torch.int64)
+        changed = [i for i in ids if i in self._row_of]
+        touched = self._edges_of(changed)
+        if touched:
+            self._learn(touched, sign=-1)
+        self._remove_rows(changed)
+        m = len(ids)
+        self._grow(m)
+        s = self._size
+        self._codes[s : s + m] = winners
+        self._row_ids[s : s + m] = ids
+        for j, mid in enumerate(ids):
+            self._row_of[mid] = s + j
+        self._size += m
+        if touched:
+            self._learn(touched, sign=1)
+        self._maybe_reindex()
+
+    def _grow(self, extra: int) -> None:
+        need = self._size + extra
+        cap = self._codes.shape[0]
+        if need <= cap:
+            return
+        new_cap = max(need, int(cap * 1.5) + 1024)
+        codes = torch.full((new_cap, self.k), self.code_dim, dtype=torch.int64)
+        codes[: self._size] = self._codes[: self._size]
+        row_ids = np.full(new_cap, -1, dtype=np.int64)
+        row_ids[: self._size] = self._row_ids[: self._size]
+        self._codes, self._row_ids = codes, row_ids
+
+    def _remove_rows(self, ids: Iterable[int]) -> None:
+        for mid in ids:
+            row = self._row_of.pop(int(mid), None)
+            if row is not None:
+                self._codes[row] = self.code_dim  # sentinel unit: overlaps nothing
+                self._row_ids[row] = -1
+
+    def remove(self, ids: Iterable[int]) -> int:
+        """Forget memories: unlearn every association touching them and drop their codes."""
+        ids = [int(i) for i in ids if int(i) in self._row_of]
+        if not ids:
+            return 0
+        touched = self._edges_of(ids)
+        if touched:
+            self._learn(touched, sign=-1)
+            for a, b in touched:
+                self._drop_edge(a, b)
+        self._remove_rows(ids)
+        self._maybe_reindex()
+        return len(ids)
+
+    def _maybe_reindex(self) -> None:
+        dead = self._size - len(self._row_of)
+        if dead > max(1024, self._size // 4):
+            self._compact()
+        if self._size - self._main_rows > max(1024, self._main_rows // 8):
+            self._reindex()
+
+    def _compact(self) -> None:
+        live = self._row_ids[: self._size] >= 0
+        rows = np.flatnonzero(live)
+        n = len(rows)
+        self._codes[:n] = self._codes[torch.from_numpy(rows)]
+        self._codes[n:] = self.code_dim
+        self._row_ids[:n] = self._row_ids[rows]
+        self._row_ids[n:] = -1
+        self._size = n
+        self._row_of = {int(m): r for r, m in enumerate(self._row_ids[:n])}
+        self._reindex()
+
+    def _reindex(self) -> None:
+        """Rebuild the unit -> rows inverted index over all current rows (amortised, like compaction)."""
+        flat = self._codes[: self._size].reshape(-1).numpy()
+        order = np.argsort(flat, kind="stable")
+        counts = np.bincount(flat, minlength=self.code_dim + 1)[: self.code_dim]
+        self._inv_ptr = np.zeros(self.code_dim + 1, dtype=np.int64)
+        np.cumsum(counts, out=self._inv_ptr[1:])
+        self._inv_rows = (order // self.k)[: self._inv_ptr[-1]].astype(np.int64)
+        self._main_rows = self._size
+
+    # ------------------------------------------------------------------ edges
+    def _edges_of(self, ids: Iterable[int]) -> list[tuple[int, int]]:
+        out: set[tuple[int, int]] = set()
+        for mid in ids:
+            out.update((mid, b) for b in self._out.get(mid, ()))
+            out.update((a, mid) for a in self._in.get(mid, ()))
+        return sorted(out)
+
+    def has_edge(self, a: int, b: int) -> bool:
+        return int(b) in self._out.get(int(a), ())
+
+    def edges(self) -> list[tuple[int, int]]:
+        """Every stored association ``(pre, post)``, sorted."""
+        return sorted((a, b) for a, bs in self._out.items() for b in bs)
+
+    def _drop_edge(self, a: int, b: int) -> None:
+        self._out[a].discard(b)
+        self._in[b].discard(a)
+        if not self._out[a]:
+            del self._out[a]
+        if not self._in[b]:
+            del self._in[b]
+        self._n_edges -= 1
+
+    def _ensure_w(self) -> torch.Tensor:
+        if self.w is None:
+            self.w = torch.zeros((self.code_dim, self.code_dim), dtype=torch.uint8)
+        return self.w
+
+    def _learn(self, pairs: Sequence[tuple[int, int]], sign: int) -> None:
+        if not pairs:
+            return
+        if sign < 0 and self._saturated:
+            self._rebuild_w(exclude=set(pairs))
+            return
+        w = self._ensure_w()
+        pre = self._codes[[self._row_of[a] for a, _ in pairs]]
+        post = self._codes[[self._row_of[b] for _, b in pairs]]
+        for s in range(0, len(pairs), 4096):
+            F.hebbian_update_(w, pre[s : s + 4096], post[s : s + 4096], sign=sign)
+        if sign > 0 and not self._saturated:
+            self._saturated = bool((w == F.W_SATURATION).any())
+
+    def _rebuild_w(self, exclude: set[tuple[int, int]] = frozenset()) -> None:
+        """Learn ``W`` again from the edge set (only needed when a count saturated)."""
+        if self.w is not None:
+            self.w.zero_()
+        self._saturated = False
+        pairs = [e for e in self.edges() if e not in exclude]
+        self._learn(pairs, sign=1)
+
+    def link(self, pairs: Iterable[tuple[int, int]]) -> int:
+        """Learn directed associations ``pre -> post``; returns how many were new.
+
+        Both memories need a code (:meth:`set_codes`). A pair already stored is not learned
+        twice (an association is binary), and self-links are ignored.
+        """
+        new: list[tuple[int, int]] = []
+        seen: set[tuple[int, int]] = set()
+        for a, b in pairs:
+            a, b = int(a), int(b)
+            for mid in (a, b):
+                if mid not in self._row_of:
+                    raise NotFoundError(f"memory {mid} has no code in the associative index; register it first")
+            if a == b or self.has_edge(a, b) or (a, b) in seen:
+                continue
+            seen.add((a, b))
+            new.append((a, b))
+        for a, b in new:
+            self._out.setdefault(a, set()).add(b)
+            self._in.setdefault(b, set()).add(a)
+        self._n_edges += len(new)
+        self._learn(new, sign=1)
+        return len(new)
+
+    def unlink(self, pairs: Iterable[tuple[int, int]]) -> int:
+        """Unlearn directed associations; returns how many existed."""
+        gone = sorted({(int(a), int(b)) for a, b in pairs if self.has_edge(int(a), int(b))})
+        self._learn(gone, sign=-1)
+        for a, b in gone:
+            self._drop_edge(a, b)
+        return len(gone)
+
+    # ----------------------------------------------------------------- recall
+    def hop_winners(self, winners: torch.Tensor, k: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``W`` then k-WTA: ``(next winners [B, k'], active [B, k'])`` (see :func:`functional.hop_step`)."""
+        kk = k or self.k
+        if self.w is None:
+            z = torch.zeros((winners.shape[0], kk), dtype=torch.int64)
+            return z, torch.zeros_like(z, dtype=torch.bool)
+        h = self._hop_input(winners)
+        nxt = F.kwta(h, kk)
+        return nxt, torch.gather(h, 1, nxt) > 0
+
+    def _hop_input(self, winners: torch.Tensor) -> torch.Tensor:
+        assert self.w is not None
+        # Same result as F.hop_input; one 2-D reduction per row is several times faster on CPU
+        # than one strided 3-D reduction.
+        cap = self.config.w_cap
+        out = torch.empty((winners.shape[0], self.code_dim), dtype=torch.int32)
+        for b in range(winners.shape[0]):
+            rows = self.w.index_select(0, winners[b])
+            if cap < F.W_SATURATION:
+                rows = rows.clamp(max=cap)
+            torch.sum(rows, dim=0, dtype=torch.int32, out=out[b])
+        return out
+
+    def overlaps(self, winners: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """``[size]`` (weighted) overlap of one recalled winner set with every stored code row.
+
+        ``overlap_m = Σ_{i ∈ winners ∩ code_m} weight_i`` (weights default to 1); dead rows give 0.
+        Uses the inverted index, plus a direct scan of rows added since it was built.
+        """
+        winners = np.asarray(winners, dtype=np.int64)
+        wts = np.ones(len(winners), dtype=np.int64) if weights is None else np.asarray(weights, dtype=np.int64)
+        counts = np.zeros(self._size, dtype=np.int64)
+        if self._main_rows and len(winners):
+            starts, ends = self._inv_ptr[winners], self._inv_ptr[winners + 1]
+            lens = ends - starts
+            if lens.sum():
+                idx = np.repeat(starts - np.concatenate(([0], np.cumsum(lens)[:-1])), lens) + np.arange(lens.sum())
+                rows = self._inv_rows[idx]
+                np.add.at(counts, rows, np.repeat(wts, lens))
+        if self._size > self._main_rows and len(winners):
+            lut = np.zeros(self.code_dim + 1, dtype=np.int64)
+            lut[winners] = wts
+            tail = self._codes[self._main_rows : self._size].numpy()
+            counts[self._main_rows :] += lut[tail].sum(axis=1)
+        counts[self._row_ids[: self._size] < 0] = 0
+        return counts
+
+    def _best(self, counts: np.ndarray, m: int) -> list[tuple[int, int]]:
+        """``m`` rows of largest count, ties to the lower row, as ``(memory id, count)``; zeros skipped."""
+        if counts.size == 0:
+            return []
+        mm = min(m, counts.size)
+        key = counts * (counts.size + 1) + (counts.size - np.arange(counts.size))
+        top = np.argpartition(-key, mm - 1)[:mm] if mm < counts.size else np.arange(counts.size)
+        top = top[np.argsort(-key[top], kind="stable")]
+        return [(int(self._row_ids[r]), int(counts[r])) for r in top if counts[r] > 0]
+
+    def cleanup(self, winners: torch.Tensor, active: torch.Tensor | None = None, m: int = 1) -> list[list[tuple[int, int]]]:
+        """Nearest stored memories to recalled codes ``[B, k]``: per row a list of ``(id, overlap)``."""
+        out = []
+        for b in range(winners.shape[0]):
+            w = winners[b] if active is None else winners[b][active[b]]
+            out.append(self._best(self.overlaps(w.numpy()), m))
+        return out
+
+    def chain(self, start: int | torch.Tensor, hops: int) -> list[Hop]:
+        """Recall a chain: from a memory (or a winner set ``[k]``), ``hops`` times W → k-WTA → clean-up.
+
+        Each hop starts from the stored code of the memory recalled at the previous hop. The
+        chain stops early (shorter list) when a hop recalls nothing.
+        """
+        if not isinstance(hops, int) or hops < 0:
+            raise InvalidInputError(f"hops must be an int >= 0, got {hops!r}")
+        if isinstance(start, torch.Tensor):
+            cur, path = start.reshape(1, -1).to(torch.int64), []
+        else:
+            cur, path = self.code_of(int(start)).reshape(1, -1), [int(start)]
+        out: list[Hop] = []
+        for h in range(1, hops + 1):
+            nxt, active = self.hop_winners(cur)
+            best = self.cleanup(nxt, active, m=1)[0]
+            if not best:
+                break
+            mid, ov = best[0]
+            path = path + [mid]
+            out.append(Hop(h, mid, ov / self.k, path))
+            cur = self.code_of(mid).reshape(1, -1)
+        return out
+
+    def spread(self, sources: Sequence[int], m: int) -> list[list[tuple[int, float]]]:
+        """Associates of each source memory: ``(id, strength)`` lists, strongest first.
+
+        One hop with ``k' = k * spread_width`` winners so that a memory can recall several
+        associates at once: ``h = min(W, w_cap)ᵀ c``, ``c' = kwta(h, k')``, and
+
+        .. math::
+            \\mathrm{strength}(m) = \\frac{\\sum_{i \\in c' \\cap c(m),\\, h_i > 0} h_i}{k^2 \\, w_{cap}}
+
+        which is 1 for an associate whose whole code was recalled. Results below
+        ``min_strength`` and the source itself are dropped; sources without a code get ``[]``.
+        """
+        out: list[list[tuple[int, float]]] = [[] for _ in sources]
+        have = [i for i, s in enumerate(sources) if int(s) in self._row_of and int(s) in self._out]
+        if not have or self.w is None:
+            return out
+        codes = self._codes[[self._row_of[int(sources[i])] for i in have]]
+        kk = min(self.k * self.config.spread_width, self.code_dim)
+        h = self._hop_input(codes)
+        nxt = F.kwta(h, kk)
+        hv = torch.gather(h, 1, nxt)
+        norm = float(self.k * self.k * self.config.w_cap)
+        for j, i in enumerate(have):
+            keep = hv[j] > 0
+            counts = self.overlaps(nxt[j][keep].numpy(), hv[j][keep].numpy())
+            src = int(sources[i])
+            res = []
+            for mid, c in self._best(counts, m + 1):
+                s = min(1.0, c / norm)
+                if mid != src and s >= self.config.min_strength:
+                    res.append((mid, s))
+            out[i] = res[:m]
+        return out
+
+    # ------------------------------------------------------------- accounting
+    def nbytes(self) -> dict[str, int]:
+        """Bytes held in memory by ``W``, the codes and the projection."""
+        return {
+            "w": 0 if self.w is None else self.w.numel() * self.w.element_size(),
+            "codes": self._size * self.k * 8 + self._row_ids[: self._size].nbytes,
+            "inverted_index": self._inv_ptr.nbytes + self._inv_rows.nbytes,
+            "projection": self.projection.numel(),
+        }
+
+    # ------------------------------------------------------------ persistence
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        live = self._row_ids[: self._size] >= 0
+        rows = torch.from_numpy(np.flatnonzero(live))
+        edges = self.edges()
+        t = {
+            "projection": self.projection.contiguous(),
+            "code_ids": torch.from_numpy(self._row_ids[: self._size][live].copy()),
+            "code_winners": self._codes[rows].to(torch.int32).contiguous(),
+            "edges": torch.tensor(edges, dtype=torch.int64).reshape(-1, 2),
+        }
+        if self.w is not None:
+            t["w"] = self.w.contiguous()
+        return t
+
+    def save(self, path: str | os.PathLike, extra: dict[str, str] | None = None) -> None:
+        """Write the index to one safetensors file atomically (temporary file, fsync, rename)."""
+        from safetensors.torch import save_file
+
+        p = Path(path)
+        meta = {
+            "format": "hhmem-associations",
+            "format_version": str(ASSOC_FORMAT_VERSION),
+            "dim": str(self.dim),
+            "config": json.dumps(self.config.to_dict(), sort_keys=True),
+            "saturated": "1" if self._saturated else "0",
+            **(extra or {}),
+        }
+        tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+        save_file(self.state_tensors(), str(tmp), metadata=meta)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> tuple[AssociativeIndex, dict[str, str]]:
+        """Read a file written by :meth:`save`; returns ``(index, metadata)``.
+
+        Raises:
+            StoreCorruptError: truncated, damaged or foreign file (the message names the path).
+        """
+        from safetensors import safe_open
+
+        p = Path(path)
+        try:
+            with safe_open(str(p), framework="pt") as fh:
+                meta = fh.metadata() or {}
+                tensors = {name: fh.get_tensor(name) for name in fh.keys()}  # noqa: SIM118
+        except FileNotFoundError:
+            raise
+        except Exception as exc:  # safetensors raises its own error types
+            raise StoreCorruptError(f"{p}: not a readable safetensors file ({exc})") from None
+        if meta.get("format") != "hhmem-associations":
+            raise StoreCorruptError(f"{p}: not an hhmem associations file")
+        if int(meta.get("format_version", "0")) > ASSOC_FORMAT_VERSION:
+            raise StoreCorruptError(f"{p}: format version {meta.get('format_version')} is newer than supported")
+        try:
+            config = AssociativeConfig(**json.loads(meta["config"]))
+            idx = cls(int(meta["dim"]), config, projection=tensors["projection"])
+            ids = tensors["code_ids"].tolist()
+            idx.set_winners(ids, tensors["code_winners"].to(torch.int64))
+            idx._reindex()
+            edges = [tuple(e) for e in tensors["edges"].tolist()]
+            for a, b in edges:
+                idx._out.setdefault(a, set()).add(b)
+                idx._in.setdefault(b, set()).add(a)
+            idx._n_edges = len(edges)
+            if "w" in tensors:
+                idx.w = tensors["w"].clone()
+            elif edges:
+                idx._rebuild_w()
+            idx._saturated = meta.get("saturated") == "1"
+        except (KeyError, ValueError, TypeError, InvalidInputError, NotFoundError) as exc:
+            raise StoreCorruptError(f"{p}: associations file is damaged ({exc})") from None
+        return idx, meta
+
+
+# ============================================================================ store glue
+
+
+class StoreAssociations:
+    """An :class:`AssociativeIndex` kept in sync with a store (links in SQLite, checkpoint on disk).
+
+    Only memories that take part in an association get a code; they are the only ones an
+    associative hop can reach. Writes go to the database first (one transaction), then the
+    in-memory index replays the link log (``assoc_log``), so links written by another process
+    are picked up the same way as our own.
+    """
+
+    def __init__(self, store: Any, config: AssociativeConfig | None = None) -> None:
+        self.store = store
+        self.path = Path(store.path) / ASSOC_FILE
+        with store.transaction() as conn:
+            for stmt in filter(str.strip, _SCHEMA.split(";")):
+                conn.execute(stmt)
+        self.index, self._link_seq, self._change_seq = self._open(config)
+        self._dirty = False
+        self.catch_up()
+        self.sync([])
+
+    def _open(self, config: AssociativeConfig | None) -> tuple[AssociativeIndex, int, int]:
+        if self.path.is_file():
+            try:
+                idx, meta = AssociativeIndex.load(self.path)
+            except StoreCorruptError:
+                idx = None  # the database is the source of truth: rebuild from it
+            if idx is not None and (config is None or idx.config == config) and idx.dim == self.store.dim:
+                return idx, int(meta.get("link_seq", 0)), int(meta.get("change_seq", 0))
+        idx = AssociativeIndex(self.store.dim, config)
+        link_seq = int(self.store.query("SELECT COALESCE(MAX(seq), 0) FROM assoc_log")[0][0])
+        change_seq = self.store.last_change()
+        edges = [(int(a), int(b)) for a, b in self.store.query("SELECT DISTINCT src, dst FROM assoc_links")]
+        if edges:
+            self._register(idx, sorted({m for e in edges for m in e}))
+            idx.link(edges)
+        return idx, link_seq, change_seq
+
+    def _register(self, idx: AssociativeIndex, ids: Sequence[int]) -> None:
+        """Compute codes from each memory's primary (``text``) key."""
+        mids, vecs = self.store.keys_of(list(ids))
+        _, first = np.unique(mids, return_index=True)
+        idx.set_codes(mids[first].tolist(), vecs[first])
+
+    # ----------------------------------------------------------------- writes
+    def link(self, pairs: Sequence[tuple[int, int]], source: str) -> int:
+        """Store directed links (in one transaction) and learn them; returns how many rows were new."""
+        pairs = [(int(a), int(b)) for a, b in pairs if int(a) != int(b)]
+        if not pairs:
+            return 0
+        ids = sorted({m for p in pairs for m in p})
+        now = time.time()
+        with self.store.transaction() as conn:
+            found = set()
+            for s in range(0, len(ids), 900):
+                part = ids[s : s + 900]
+                found.update(r[0] for r in conn.execute(f"SELECT id FROM memories WHERE id IN ({','.join('?' * len(part))})", part))
+            missing = [m for m in ids if m not in found]
+            if missing:
+                raise NotFoundError(f"cannot link: memory {missing[0]} not found in {self.store.path}")
+            new = 0
+            for a, b in pairs:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO assoc_links(src, dst, source, created_at) VALUES (?,?,?,?)", (a, b, source, now)
+                )
+                if cur.rowcount:
+                    new += 1
+                    conn.execute("INSERT INTO assoc_log(src, dst, op) VALUES (?, ?, 'link')", (a, b))
+        self.sync([])
+        return new
+
+    def unlink(self, pairs: Sequence[tuple[int, int]], source: str | None = None) -> int:
+        """Remove links (of one source, or all sources); returns rows removed."""
+        removed = 0
+        with self.store.transaction() as conn:
+            for a, b in pairs:
+                sql, params = "DELETE FROM assoc_links WHERE src = ? AND dst = ?", [int(a), int(b)]
+                if source is not None:
+                    sql += " AND source = ?"
+                    params.append(source)
+                n = conn.execute(sql, params).rowcount
+                if n:
+                    removed += n
+                    conn.execute("INSERT INTO assoc_log(src, dst, op) VALUES (?, ?, 'unlink')", (int(a), int(b)))
+        self.sync([])
+        return removed
+
+    def add_terms(self, rows: Sequence[tuple[str, int]]) -> None:
+        """Record (term, memory id) pairs used by entity linking."""
+        if rows:
+            with self.store.transaction() as conn:
+                conn.executemany("INSERT OR IGNORE INTO assoc_terms(term, memory_id) VALUES (?, ?)", rows)
+
+    def term_memories(self, terms: Sequence[str], limit: int) -> dict[str, list[int]]:
+        """For each term, up to ``limit + 1`` memory ids having it (newest first)."""
+        out: dict[str, list[int]] = {}
+        for t in terms:
+            rows = self.store.query(
+                "SELECT memory_id FROM assoc_terms WHERE term = ? ORDER BY memory_id DESC LIMIT ?", (t, limit + 1)
+            )
+            out[t] = [int(r[0]) for r in rows]
+        return out
+
+    # ------------------------------------------------------------------- sync
+    def sync(self, changed: Sequence[int]) -> None:
+        """Apply memory changes (deleted -> forget, re-encoded -> new code) and new link log entries."""
+        idx = self.index
+        if changed:
+            self._apply_memory_changes([int(c) for c in changed])
+        rows = self.store.query("SELECT seq, src, dst FROM assoc_log WHERE seq > ? ORDER BY seq", (self._link_seq,))
+        if rows:
+            self._link_seq = int(rows[-1][0])
+            pairs = sorted({(int(a), int(b)) for _, a, b in rows})
+            present = set()
+            for a, b in pairs:
+                if self.store.query("SELECT 1 FROM assoc_links WHERE src = ? AND dst = ? LIMIT 1", (a, b)):
+                    present.add((a, b))
+            to_add = [p for p in pairs if p in present and not idx.has_edge(*p)]
+            to_del = [p for p in pairs if p not in present and idx.has_edge(*p)]
+            need = sorted({m for p in to_add for m in p if m not in idx})
+            if need:
+                self._register(idx, need)
+            to_add = [p for p in to_add if p[0] in idx and p[1] in idx]
+            idx.link(to_add)
+            idx.unlink(to_del)
+            self._dirty = True
+
+    def _apply_memory_changes(self, changed: list[int]) -> None:
+        idx = self.index
+        known = [m for m in changed if m in idx]
+        if known:
+            exists = {rec.id for rec in self.store.get_many(known)}
+            gone = [m for m in known if m not in exists]
+            idx.remove(gone)
+            alive = [m for m in known if m in exists]
+            if alive:
+                self._register(idx, alive)
+            self._dirty = True
+        self._change_seq = max(self._change_seq, self.store.last_change())
+
+    def catch_up(self) -> None:
+        """Replay memory changes committed since the checkpoint was written (used after loading it)."""
+        seq, changed = self.store.changes_since(self._change_seq)
+        if changed:
+            self._apply_memory_changes(changed)
+        self._change_seq = seq
+
+    def save(self) -> None:
+        """Write the checkpoint (only when something changed since the last one)."""
+        if not self._dirty:
+            return
+        self.index.save(self.path, {"link_seq": str(self._link_seq), "change_seq": str(self._change_seq)})
+        self._dirty = False
+
+
+__all__ = [
+    "ASSOC_FILE",
+    "AssociativeConfig",
+    "AssociativeIndex",
+    "Hop",
+    "StoreAssociations",
+]

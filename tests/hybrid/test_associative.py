@@ -1,0 +1,209 @@
+"""Pattern separation, the integer Hebbian matrix, chains, persistence and deletion."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from hybrid import functional as F
+from hybrid.associative import ASSOC_FILE, AssociativeConfig, AssociativeIndex
+from hybrid.errors import InvalidInputError, NotFoundError, StoreCorruptError
+
+SEED = 0
+DIM = 64
+N_CODE = 1024
+K = 8
+N_MEM = 400
+CHAIN_LEN = 6
+#: Fraction of 6-hop chains that must be recalled exactly at this small size.
+MIN_EXACT_CHAINS = 0.99
+#: Overlap/k of a correctly recalled hop.
+MIN_HOP_SCORE = 0.99
+
+
+def unit_vectors(n: int, d: int = DIM, seed: int = SEED) -> np.ndarray:
+    x = np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def small_index(n: int = N_MEM) -> AssociativeIndex:
+    idx = AssociativeIndex(DIM, AssociativeConfig(code_dim=N_CODE, k=K, seed=SEED))
+    idx.set_codes(list(range(n)), unit_vectors(n))
+    return idx
+
+
+# ------------------------------------------------------------------ pure functions
+def test_kwta_ties_to_lower_index_and_sorted():
+    h = torch.tensor([[3, 1, 3, 3, 0]], dtype=torch.int32)
+    assert F.kwta(h, 2).tolist() == [[0, 2]]
+    assert F.kwta(h.float(), 2).tolist() == [[0, 2]], "float and integer paths must agree on ties"
+
+
+def test_kwta_integer_fast_path_matches_stable_sort_reference():
+    g = torch.Generator().manual_seed(SEED)
+    for _ in range(50):
+        h = torch.randint(-4, 5, (3, 40), generator=g, dtype=torch.int32)
+        k = int(torch.randint(1, 40, (1,), generator=g))
+        ref = torch.sort(torch.sort(h.float(), dim=1, descending=True, stable=True).indices[:, :k], dim=1).values
+        assert torch.equal(F.kwta(h, k), ref)
+
+
+def test_kwta_rejects_bad_k():
+    with pytest.raises(ValueError, match="k must be"):
+        F.kwta(torch.zeros(1, 4), 5)
+
+
+def test_projection_is_integer_exact_and_order_independent():
+    x = torch.from_numpy(unit_vectors(5))
+    xq = F.quantize_unit(x)
+    p = F.sign_projection(DIM, N_CODE, SEED)
+    h = F.project_int(xq, p)
+    exact = xq.to(torch.int64) @ p.to(torch.int64).T
+    assert torch.equal(h.to(torch.int64), exact), "float32 accumulation of the int8 projection must be exact"
+    assert int(xq.abs().max()) <= 127
+
+
+def test_pattern_separation_is_deterministic_and_reproducible():
+    x = torch.from_numpy(unit_vectors(10))
+    a = F.pattern_separate(x, F.sign_projection(DIM, N_CODE, SEED), K)
+    b = F.pattern_separate(x, F.sign_projection(DIM, N_CODE, SEED), K)
+    assert torch.equal(a, b) and a.shape == (10, K)
+    idx = small_index(10)
+    assert torch.equal(idx.encode(x.numpy()), a), "the index must use the reference pattern separation"
+
+
+def test_hebbian_update_counts_coactive_pairs_and_unlearns_exactly():
+    w = torch.zeros(6, 6, dtype=torch.uint8)
+    pre = torch.tensor([[0, 1], [0, 2]])
+    post = torch.tensor([[3, 4], [3, 5]])
+    w1 = F.hebbian_update(w, pre, post)
+    assert int(w.sum()) == 0, "the pure form must not modify its input"
+    dense = F.hebbian_outer(F.winners_to_code(pre, 6), F.winners_to_code(post, 6))  # [post, pre]
+    assert torch.equal(w1.to(torch.float32), dense.T), "W[pre, post] must equal the summed outer products"
+    assert int(w1[0, 3]) == 2
+    w2 = F.hebbian_update(w1, pre[:1], post[:1], sign=-1)
+    assert torch.equal(w2, F.hebbian_update(w, pre[1:], post[1:])), "unlearning must remove exactly one pair"
+
+
+def test_hebbian_update_saturates():
+    w = torch.full((2, 2), F.W_SATURATION - 1, dtype=torch.uint8)
+    w = F.hebbian_update(w, torch.tensor([[0], [0]]), torch.tensor([[1], [1]]))
+    assert int(w[0, 1]) == F.W_SATURATION
+
+
+def test_hop_step_reference_matches_index():
+    idx = small_index(50)
+    idx.link([(i, i + 1) for i in range(49)])
+    codes = torch.stack([idx.code_of(i) for i in range(5)])
+    ref, ref_active = F.hop_step(idx.w, codes, K, idx.config.w_cap)
+    fast, fast_active = idx.hop_winners(codes)
+    assert torch.equal(ref, fast) and torch.equal(ref_active, fast_active)
+    _, rows = F.cleanup(ref, ref_active, torch.stack([idx.code_of(i) for i in range(50)]), N_CODE)
+    assert rows[:, 0].tolist() == [1, 2, 3, 4, 5]
+
+
+# --------------------------------------------------------------------- the index
+def test_chains_recalled_exactly():
+    idx = small_index()
+    perm = np.random.default_rng(SEED).permutation(N_MEM).tolist()
+    idx.link(list(zip(perm, perm[1:])))
+    starts = perm[: N_MEM - CHAIN_LEN : 7]
+    exact = 0
+    for s in starts:
+        hops = idx.chain(s, CHAIN_LEN)
+        j = perm.index(s)
+        want = perm[j + 1 : j + 1 + CHAIN_LEN]
+        exact += [h.id for h in hops] == want
+        assert all(h.score >= MIN_HOP_SCORE for h in hops), f"hop scores below {MIN_HOP_SCORE}: {hops}"
+        assert hops[-1].path == [s] + want
+    assert exact / len(starts) >= MIN_EXACT_CHAINS, f"exact chains {exact}/{len(starts)} < {MIN_EXACT_CHAINS}"
+
+
+def test_link_is_incremental_and_idempotent():
+    idx = small_index(20)
+    assert idx.link([(0, 1)]) == 1
+    w_before = idx.w.clone()
+    assert idx.link([(0, 1), (1, 1)]) == 0, "a known pair and a self-link learn nothing"
+    assert torch.equal(idx.w, w_before)
+    idx.link([(2, 3)])
+    expect = F.hebbian_update(w_before, idx.code_of(2)[None], idx.code_of(3)[None])
+    assert torch.equal(idx.w, expect), "adding a link must add exactly its outer product"
+
+
+def test_link_unknown_memory_is_an_error():
+    idx = small_index(3)
+    with pytest.raises(NotFoundError, match="memory 99"):
+        idx.link([(0, 99)])
+
+
+def test_remove_unlearns_associations():
+    idx = small_index(30)
+    idx.link([(0, 1), (1, 2), (5, 6)])
+    only = AssociativeIndex(DIM, idx.config)
+    only.set_codes(list(range(30)), unit_vectors(30))
+    only.link([(5, 6)])
+    idx.remove([1])
+    assert torch.equal(idx.w, only.w), "removing a memory must remove all its associations from W"
+    assert idx.edges() == [(5, 6)]
+    assert 1 not in idx
+    assert idx.chain(0, 1) == [] or idx.chain(0, 1)[0].id != 1
+
+
+def test_updated_code_relearns_edges():
+    idx = small_index(10)
+    idx.link([(0, 1)])
+    new_vec = unit_vectors(1, seed=123)
+    idx.set_codes([1], new_vec)
+    ref = AssociativeIndex(DIM, idx.config)
+    vecs = unit_vectors(10)
+    vecs[1] = new_vec[0]
+    ref.set_codes(list(range(10)), vecs)
+    ref.link([(0, 1)])
+    assert torch.equal(idx.w, ref.w)
+    assert idx.chain(0, 1)[0].id == 1
+
+
+def test_spread_returns_several_associates():
+    idx = small_index(60)
+    idx.link([(0, 10), (0, 20), (0, 30)])
+    got = dict(idx.spread([0], m=5)[0])
+    assert set(got) == {10, 20, 30}, f"spread must recall all three associates, got {got}"
+
+
+def test_save_load_roundtrip(tmp_path):
+    idx = small_index(40)
+    idx.link([(i, i + 1) for i in range(39)])
+    idx.remove([7])
+    path = tmp_path / ASSOC_FILE
+    idx.save(path, {"link_seq": "5"})
+    back, meta = AssociativeIndex.load(path)
+    assert meta["link_seq"] == "5"
+    assert torch.equal(back.w, idx.w) and back.edges() == idx.edges()
+    assert torch.equal(back.projection, idx.projection)
+    assert [h.id for h in back.chain(10, 3)] == [h.id for h in idx.chain(10, 3)] == [11, 12, 13]
+
+
+def test_load_truncated_file_names_path(tmp_path):
+    idx = small_index(5)
+    path = tmp_path / ASSOC_FILE
+    idx.save(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(StoreCorruptError, match=str(path.name)):
+        AssociativeIndex.load(path)
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(InvalidInputError, match="k must be"):
+        AssociativeConfig(code_dim=16, k=32)
+    with pytest.raises(InvalidInputError, match="w_cap"):
+        AssociativeConfig(w_cap=0)
+
+
+def test_many_links_stay_bounded_with_cap():
+    """Hub memories: the capped hop input never exceeds k * w_cap whatever the counts."""
+    idx = small_index(100)
+    idx.link([(0, j) for j in range(1, 100)] + [(j, 0) for j in range(1, 100)])
+    h = idx._hop_input(idx.code_of(0)[None])
+    assert int(h.max()) <= K * idx.config.w_cap
