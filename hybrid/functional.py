@@ -259,7 +259,14 @@ def kwta(h: torch.Tensor, k: int) -> torch.Tensor:
         raise ValueError(f"h must be [B, N], got shape {tuple(h.shape)}")
     if not 1 <= k <= h.shape[1]:
         raise ValueError(f"k must be in [1, {h.shape[1]}], got {k}")
-    order = torch.sort(h, dim=1, descending=True, stable=True).indices[:, :k]
+    if h.dtype in (torch.int8, torch.uint8, torch.int16, torch.int32):
+        # Integer input: a unique composite key (value first, then lower index) makes top-k exact
+        # and much faster than a full stable sort; the result is identical.
+        n = h.shape[1]
+        rank = torch.arange(n - 1, -1, -1, dtype=torch.int64, device=h.device)
+        order = torch.topk(h.to(torch.int64) * n + rank, k, dim=1, sorted=False).indices
+    else:
+        order = torch.sort(h, dim=1, descending=True, stable=True).indices[:, :k]
     return torch.sort(order, dim=1).values
 
 
@@ -280,3 +287,181 @@ def hebbian_outer(pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
     if pre.ndim != 2 or post.ndim != 2 or pre.shape[0] != post.shape[0]:
         raise ValueError(f"pre and post must be [B, N] with the same B, got {tuple(pre.shape)} and {tuple(post.shape)}")
     return post.T.float() @ pre.float()
+
+
+# --------------------------------------------------------------------------------------------
+# Integer-exact forms of pattern separation and the Hebbian association matrix (hybrid.associative).
+#
+# Data types (the Lava fixed-point twin must use the same):
+#   x_q  int8   [B, d]     quantised unit embedding, round-half-even(127 x), clipped to [-127, 127]
+#   P    int8   [N, d]     ±1 projection (sign_projection)
+#   h    int32  [B, N]     P x_q, exact (|h| <= 127 d < 2^24, so float32 accumulation is exact too)
+#   winners int64 [B, k]   kwta(h, k), sorted ascending, ties to the lower index
+#   W    uint8  [N, N]     W[j, i] = number of stored associations whose pre code has unit j and
+#                          whose post code has unit i (row = presynaptic), saturating at 255
+#   W_eff = min(W, w_cap)  the synaptic weight actually used by a hop (w_cap = 1: binary Willshaw)
+# --------------------------------------------------------------------------------------------
+
+#: Scale of the int8 quantisation of unit embeddings.
+QUANT_SCALE = 127
+#: Saturation value of the uint8 association counts.
+W_SATURATION = 255
+
+
+def quantize_unit(x: torch.Tensor, scale: int = QUANT_SCALE) -> torch.Tensor:
+    """Quantise L2-normalised embeddings to int8: ``x_q = clip(round(s x), -127, 127)``.
+
+    Rounding is half-to-even (``torch.round`` / ``numpy.rint``).
+
+    Example:
+        >>> quantize_unit(torch.tensor([[0.5, -0.25, 1.0]])).tolist()
+        [[64, -32, 127]]
+    """
+    if not 1 <= scale <= 127:
+        raise ValueError(f"scale must be in [1, 127], got {scale}")
+    return torch.round(x.float() * scale).clamp_(-127, 127).to(torch.int8)
+
+
+def project_int(x_q: torch.Tensor, projection: torch.Tensor) -> torch.Tensor:
+    """Integer pre-activations of the code layer, ``h = P x_q`` (int32 ``[B, N]``).
+
+    .. math::
+        h_i = \\sum_{j=1}^{d} P_{ij} \\, x_{q,j}
+
+    Computed in float32, which is exact here: every partial sum is an integer of magnitude
+    ``<= 127 d < 2^24``, so the result does not depend on summation order.
+    """
+    if x_q.ndim != 2 or projection.ndim != 2 or x_q.shape[1] != projection.shape[1]:
+        raise ValueError(
+            f"x_q must be [B, d] and projection [N, d] with the same d; got {tuple(x_q.shape)} and {tuple(projection.shape)}"
+        )
+    if x_q.shape[1] * 127 >= 2**24:
+        raise ValueError(f"d = {x_q.shape[1]} is too large for exact float32 accumulation")
+    return (x_q.float() @ projection.float().T).round_().to(torch.int32)
+
+
+def pattern_separate(x: torch.Tensor, projection: torch.Tensor, k: int, scale: int = QUANT_SCALE) -> torch.Tensor:
+    """Sparse code of unit embeddings: ``kwta(P · quantize(x), k)`` -> winners ``[B, k]`` (sorted, int64).
+
+    .. math::
+        \\mathrm{code}(x) = \\mathcal{W}_k\\big(P \\, \\mathrm{clip}(\\mathrm{round}(s x))\\big)
+
+    Example:
+        >>> P = sign_projection(8, 64, seed=0)
+        >>> pattern_separate(torch.nn.functional.normalize(torch.ones(1, 8), dim=1), P, 4).shape
+        torch.Size([1, 4])
+    """
+    return kwta(project_int(quantize_unit(x, scale), projection), k)
+
+
+def hebbian_update_(
+    w: torch.Tensor, pre: torch.Tensor, post: torch.Tensor, *, sign: int = 1, saturation: int = W_SATURATION
+) -> torch.Tensor:
+    """In-place integer Hebbian update of ``W [N_pre, N_post]`` for a batch of (pre, post) winner sets.
+
+    .. math::
+        W_{ji} \\leftarrow \\mathrm{clip}\\Big(W_{ji} + \\sigma \\sum_b [j \\in \\mathrm{pre}_b][i \\in \\mathrm{post}_b],
+        \\; 0, \\; W_{sat}\\Big)
+
+    ``σ = +1`` learns, ``σ = -1`` unlearns (used to delete an association exactly, as long as no
+    entry it touches had saturated). The update is computed in int32 and then clipped, so it does
+    not depend on the order of the pairs.
+
+    Args:
+        w: ``[N, N]`` uint8 (or any integer) counts; modified in place and returned.
+        pre: ``[B, k]`` presynaptic winner indices.
+        post: ``[B, k]`` postsynaptic winner indices.
+        sign: ``+1`` or ``-1``.
+        saturation: largest count kept.
+    """
+    if sign not in (1, -1):
+        raise ValueError(f"sign must be +1 or -1, got {sign}")
+    if pre.ndim != 2 or post.ndim != 2 or pre.shape[0] != post.shape[0]:
+        raise ValueError(f"pre and post must be [B, k] with the same B, got {tuple(pre.shape)} and {tuple(post.shape)}")
+    if pre.shape[0] == 0:
+        return w
+    n_post = w.shape[1]
+    flat = (pre[:, :, None] * n_post + post[:, None, :]).reshape(-1)
+    uniq, counts = torch.unique(flat, return_counts=True)
+    rows, cols = uniq // n_post, uniq % n_post
+    cur = w[rows, cols].to(torch.int32) + sign * counts.to(torch.int32)
+    w[rows, cols] = cur.clamp_(0, saturation).to(w.dtype)
+    return w
+
+
+def hebbian_update(
+    w: torch.Tensor, pre: torch.Tensor, post: torch.Tensor, *, sign: int = 1, saturation: int = W_SATURATION
+) -> torch.Tensor:
+    """Pure form of :func:`hebbian_update_`: returns a new matrix, ``w`` is left unchanged."""
+    return hebbian_update_(w.clone(), pre, post, sign=sign, saturation=saturation)
+
+
+def hop_input(w: torch.Tensor, winners: torch.Tensor, w_cap: int) -> torch.Tensor:
+    """Dendritic input of the code layer after one hop: ``h = min(W, w_cap)ᵀ · code`` (int32 ``[B, N]``).
+
+    .. math::
+        h_i = \\sum_{j \\in \\mathrm{winners}} \\min(W_{ji}, w_{cap})
+
+    The cap is the normalisation that keeps a hop's input bounded (``h_i <= k w_cap``) however
+    many associations share a synapse; ``w_cap = 1`` is the binary (Willshaw) matrix.
+    """
+    if w_cap < 1:
+        raise ValueError(f"w_cap must be >= 1, got {w_cap}")
+    rows = w[winners]  # [B, k, N]
+    if w_cap < W_SATURATION:
+        rows = rows.clamp(max=w_cap)
+    return rows.to(torch.int32).sum(dim=1)
+
+
+def hop_step(w: torch.Tensor, winners: torch.Tensor, k: int, w_cap: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One associative hop: ``winners' = kwta(min(W, w_cap)ᵀ code, k)``.
+
+    Returns:
+        ``(next_winners, active)``: ``[B, k]`` sorted winners and a ``[B, k]`` bool telling which
+        winners received a non-zero input (a winner with ``h = 0`` is only there to fill ``k``;
+        clean-up ignores it).
+    """
+    h = hop_input(w, winners, w_cap)
+    nxt = kwta(h, k)
+    return nxt, torch.gather(h, 1, nxt) > 0
+
+
+def code_overlap(winners: torch.Tensor, active: torch.Tensor | None, stored: torch.Tensor, code_dim: int) -> torch.Tensor:
+    """Overlap ``|code ∩ stored_m|`` of recalled codes with every stored code (int32 ``[B, M]``).
+
+    Args:
+        winners: ``[B, k]`` recalled winners.
+        active: optional ``[B, k]`` bool; inactive winners do not count.
+        stored: ``[M, k]`` winners of the stored codes.
+        code_dim: ``N``.
+    """
+    b = winners.shape[0]
+    mask = torch.zeros((b, code_dim + 1), dtype=torch.bool, device=winners.device)
+    idx = winners if active is None else torch.where(active, winners, torch.full_like(winners, code_dim))
+    mask.scatter_(1, idx, True)
+    mask[:, code_dim] = False
+    if stored.shape[0] == 0:
+        return torch.zeros((b, 0), dtype=torch.int32, device=winners.device)
+    return mask[:, stored].sum(dim=2, dtype=torch.int32)
+
+
+def cleanup(
+    winners: torch.Tensor, active: torch.Tensor | None, stored: torch.Tensor, code_dim: int, m: int = 1
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Clean-up of a recalled code to the ``m`` stored codes of largest overlap (ties to the lower row).
+
+    This is the β → ∞ limit of one modern-Hopfield step over the stored binary codes.
+
+    Returns:
+        ``(overlaps, rows)``: ``[B, m]`` int32 overlaps and int64 rows into ``stored`` (``-1`` if
+        fewer than ``m`` codes are stored).
+    """
+    ov = code_overlap(winners, active, stored, code_dim)
+    mm = min(m, ov.shape[1])
+    rows = torch.full((ov.shape[0], m), PAD_ID, dtype=torch.int64, device=ov.device)
+    vals = torch.zeros((ov.shape[0], m), dtype=torch.int32, device=ov.device)
+    if mm:
+        order = torch.sort(ov, dim=1, descending=True, stable=True).indices[:, :mm]
+        rows[:, :mm] = order
+        vals[:, :mm] = torch.gather(ov, 1, order)
+    return vals, rows
