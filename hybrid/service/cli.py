@@ -120,16 +120,22 @@ def mcp(ctx, store, namespace):
 @click.option("--write-fraction", default=0.3, show_default=True, type=click.FloatRange(0, 1))
 @click.option("--preload", default=500, show_default=True, type=click.IntRange(0), help="Memories stored before the load.")
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--model", default=None, help="Encoder of the test store (default: the global --model, i.e. MiniLM).")
+@click.option("--no-peer", is_flag=True, help="Skip the in-process peer run.")
 @click.option("--out", type=click.Path(file_okay=False), default="reports/service_load", show_default=True)
 @click.pass_context
-def serve_loadtest(ctx, clients, duration, max_requests, write_fraction, preload, seed, out):
+def serve_loadtest(ctx, clients, duration, max_requests, write_fraction, preload, seed, model, no_peer, out):
     """Load-test `hhmem serve` on loopback: concurrent writes + searches, then count every acknowledged write."""
     from .loadtest import LoadConfig, run_and_report
 
     root = _root(ctx)
     cfg = LoadConfig(clients=clients, duration_s=duration, max_requests=max_requests,
-                     write_fraction=write_fraction, preload=preload, seed=seed, model=root["model"])
-    result = run_and_report(cfg, Path(out))
+                     write_fraction=write_fraction, preload=preload, seed=seed, model=model or root["model"],
+                     peer=not no_peer)
+    try:
+        result = run_and_report(cfg, Path(out))
+    except HHMemError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(result["summary_line"])
     if result["errors"] or result["lost_writes"]:
         ctx.exit(1)
