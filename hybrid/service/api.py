@@ -263,19 +263,8 @@ def supports_links(memory: Memory) -> bool:
 
 
 def open_memory(path: str | os.PathLike, *, encoder: Any = "default", create: bool = True) -> Memory:
-    """Open a store for serving: the associative (multi-hop) memory when this install has one."""
-    cls: type[Memory] = Memory
-    try:  # the multi-hop memory, when the associative module provides a Memory subclass
-        from .. import associative  # type: ignore[attr-defined]
-
-        for name in ("AssociativeMemory", "HebbianMemory"):
-            candidate = getattr(associative, name, None)
-            if isinstance(candidate, type) and issubclass(candidate, Memory):
-                cls = candidate
-                break
-    except ImportError:
-        pass
-    return cls.open(path, encoder=encoder, create=create)
+    """Open a store for serving (multi-hop support is detected from the Memory, see :func:`supports_hops`)."""
+    return Memory.open(path, encoder=encoder, create=create)
 
 
 def _record_out(rec: Any) -> m.MemoryOut:
@@ -491,7 +480,7 @@ def create_app(
         if not linkable:
             raise ServiceError(501, "not_implemented",
                                "links need the associative memory (Memory.link), which this server does not have")
-        mem.link(body.a, body.b)  # type: ignore[attr-defined]
-        return m.LinkResponse(a=body.a, b=body.b, linked=True)
+        added = mem.link(body.a, body.b, symmetric=body.symmetric)  # type: ignore[attr-defined]
+        return m.LinkResponse(a=body.a, b=body.b, symmetric=body.symmetric, linked=True, new_links=int(added or 0))
 
     return app

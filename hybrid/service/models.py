@@ -143,14 +143,17 @@ class LinkRequest(BaseModel):
     """``POST /v1/ns/{namespace}/links``: associate memory ``a`` with memory ``b`` (both in the namespace)."""
 
     model_config = _STRICT
-    a: int = Field(ge=1, le=MAX_ID)
-    b: int = Field(ge=1, le=MAX_ID)
+    a: int = Field(ge=1, le=MAX_ID, description="Source memory id.")
+    b: int = Field(ge=1, le=MAX_ID, description="Target memory id (recall of a reaches b).")
+    symmetric: bool = Field(False, description="Also link b -> a.")
 
 
 class LinkResponse(BaseModel):
     a: int
     b: int
+    symmetric: bool
     linked: bool
+    new_links: int = Field(description="Associations added (0 when they already existed).")
 
 
 class MemoryOut(BaseModel):

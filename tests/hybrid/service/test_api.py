@@ -89,17 +89,21 @@ def test_multi_hop_and_links_match_the_memory_in_the_tree(api_client):
     """hops>0 and /links work when the Memory supports them, else 501 with a clear message."""
     ids = add(api_client, "notes", CORPUS)
     health = api_client.get("/healthz").json()
-    r = api_client.post("/v1/ns/notes/search", json={"query": CORPUS[0], "k": 3, "hops": 1})
-    if health["multi_hop"]:
-        assert r.status_code == 200, r.text
-        assert all(h["namespace"] == "notes" for h in r.json()["results"])
-    else:
-        assert r.status_code == 501 and "multi-hop" in r.json()["error"]["message"]
-    r = api_client.post("/v1/ns/notes/links", json={"a": ids[0], "b": ids[1]})
+    r = api_client.post("/v1/ns/notes/links", json={"a": ids[0], "b": ids[3]})
     if health["links"]:
-        assert r.status_code == 200 and r.json()["linked"] is True, r.text
+        assert r.status_code == 200 and r.json()["linked"] is True and r.json()["new_links"] == 1, r.text
     else:
         assert r.status_code == 501 and "link" in r.json()["error"]["message"]
+    r = api_client.post("/v1/ns/notes/search", json={"query": CORPUS[0], "k": 2, "hops": 1})
+    if health["multi_hop"]:
+        assert r.status_code == 200, r.text
+        hits = r.json()["results"]
+        assert hits[0]["id"] == ids[0] and hits[0]["hop"] == 0
+        if health["links"]:
+            assert (hits[1]["id"], hits[1]["hop"], hits[1]["path"]) == (ids[3], 1, [ids[0], ids[3]]), (
+                f"the linked memory must come second, reached at hop 1: {hits}")
+    else:
+        assert r.status_code == 501 and "multi-hop" in r.json()["error"]["message"]
 
 
 def test_create_app_from_path_opens_and_closes_its_store(tmp_path):

@@ -108,6 +108,26 @@ def test_list_search_and_namespaces_show_only_own(scoped):
     assert client.get("/v1/stats", headers=bob).status_code == FORBIDDEN
 
 
+def test_multi_hop_never_crosses_namespaces(scoped):
+    """Even when a library user links a memory of bob's to one of alice's, bob's multi-hop recall stays in bob's."""
+    from hybrid.service.api import supports_hops, supports_links
+
+    client, mem, alice, bob, a_ids, b_ids = scoped
+    if not (supports_hops(mem) and supports_links(mem)):
+        r = client.post("/v1/ns/bob/search", headers=bob, json={"query": BOB_TEXTS[0], "hops": 2})
+        assert r.status_code == 501
+        pytest.skip("this Memory has no multi-hop search; checked the 501 instead")
+    mem.link(b_ids[0], a_ids[0], symmetric=True)  # a cross-namespace association made outside the service
+    assert client.post("/v1/ns/bob/links", headers=bob, json={"a": b_ids[0], "b": b_ids[1]}).status_code == 200
+    for text in BOB_TEXTS + ALICE_TEXTS:
+        for hops in (1, 2, 3):
+            res = client.post("/v1/ns/bob/search", headers=bob, json={"query": text, "k": 10, "hops": hops}).json()
+            got = {h["id"] for h in res["results"]} | {i for h in res["results"] for i in h["path"]}
+            assert got <= set(b_ids), f"bob's {hops}-hop recall reached foreign memories: {got - set(b_ids)}"
+    res = client.post("/v1/ns/alice/search", headers=alice, json={"query": ALICE_TEXTS[0], "k": 10, "hops": 2}).json()
+    assert {h["id"] for h in res["results"]} <= set(a_ids)
+
+
 def test_admin_key_sees_everything(scoped):
     client, mem, alice, bob, a_ids, b_ids = scoped
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
