@@ -328,8 +328,11 @@ def run_load(cfg: LoadConfig, workdir: Path | None = None) -> dict[str, Any]:
         workdir = Path(tmp.name)
     try:
         workdir.mkdir(parents=True, exist_ok=True)
+        load_before = os.getloadavg()
         http = run_http(cfg, workdir)
+        load_mid = os.getloadavg()
         direct = run_direct(cfg, workdir) if cfg.peer else None
+        load_after = os.getloadavg()
     finally:
         if tmp is not None:
             tmp.cleanup()
@@ -337,7 +340,10 @@ def run_load(cfg: LoadConfig, workdir: Path | None = None) -> dict[str, Any]:
         "benchmark": "service_load",
         "config": asdict(cfg),
         "versions": library_versions(),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                    # 1-minute load averages: other work on a shared machine skews absolute figures
+                    "loadavg_1m": {"before": load_before[0], "after_http": load_mid[0],
+                                   "after_direct": load_after[0] if cfg.peer else None}},
         "http": http,
         "direct": direct,
         "errors": http["errors"],
@@ -368,7 +374,8 @@ def to_markdown(result: dict[str, Any], command: str) -> str:
         f"Config: {cfg['clients']} clients, ≤ {cfg['duration_s']} s, ≤ {cfg['max_requests']} requests, "
         f"write fraction {cfg['write_fraction']}, preload {cfg['preload']}, {cfg['namespaces']} namespaces, "
         f"k={cfg['k']}, model `{cfg['model']}`, seed {cfg['seed']}.", "",
-        f"Machine: {result['machine']['cpus']} CPUs, {result['machine']['platform']}. "
+        f"Machine: {result['machine']['cpus']} CPUs, {result['machine']['platform']}, 1-minute load average "
+        f"{', '.join(f'{k} {v:.1f}' for k, v in result['machine']['loadavg_1m'].items() if v is not None)}. "
         f"Versions: {', '.join(f'{k} {v}' for k, v in result['versions'].items())}.", "",
         "| run | requests | req/s | op | count | p50 ms | p99 ms | mean ms | errors | acked writes | lost writes |",
         "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
