@@ -29,6 +29,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "loihi": "deploy_loihi.cli:loihi",
     "eval": "hybrid.eval.cli:eval_group",
     "bench": "hybrid.bench.cli:bench",
+    "snn": "snn.cli:snn",
 }
 
 #: Memories encoded and committed per transaction during ingest.

@@ -323,3 +323,323 @@ def _json_default(o: Any) -> Any:
     if hasattr(o, "value"):
         return o.value
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+# --------------------------------------------------------------------------- LIF baseline
+#: The research note's figures for the recurrent LIF Hopfield (claims this report checks).
+NOTE_CLAIMS = {
+    "paraphrase_5_pairs": "LIF 20% vs softmax Hopfield 100% (5 paraphrase pairs, no background)",
+    "background_10plus": "LIF 0% vs softmax 90%+ with 10+ background memories",
+    "more_steps_worse": "20 steps 5/5, 200 steps 1/5",
+    "latency": "LIF 10.8 ms vs softmax 1.9 ms per query",
+}
+
+
+@dataclass(frozen=True)
+class LIFBaselineConfig:
+    """Settings of the LIF-baseline report.
+
+    Attributes:
+        pair_counts: task sizes (paraphrase pairs stored and queried).
+        backgrounds: numbers of background memories stored beside the facts.
+        steps: LIF simulation lengths.
+        recurrent_gains: Hebbian weight scales swept; ``default_gain`` is the headline setting.
+        default_gain: ``g_rec`` of the headline rows (1.0 = the plain Hebbian sum ``Σ ξ ξᵀ``).
+        input_gain: ``g_in`` of the cue current.
+        beta: membrane decay (0.9 in the note).
+        timing_repeats: single-query timing repeats (median reported).
+        seed: torch/NumPy seed.
+    """
+
+    pair_counts: tuple[int, ...] = (5, 45)
+    backgrounds: tuple[int, ...] = (0, 10, 50, 200)
+    steps: tuple[int, ...] = (5, 10, 20, 50, 100, 200)
+    recurrent_gains: tuple[float, ...] = (0.0, 0.1, 0.3, 1.0, 3.0)
+    default_gain: float = 1.0
+    input_gain: float = 0.5
+    beta: float = 0.9
+    timing_repeats: int = 30
+    seed: int = 0
+
+
+def _recall(ids: np.ndarray, n: int) -> float:
+    return float(np.mean(ids[:, 0] == np.arange(n)))
+
+
+def attractor_stats(net: Any, queries: np.ndarray, n: int) -> dict[str, float]:
+    """Where the LIF dynamics end up: collapse onto one memory, alignment with W's top eigenvector."""
+    counts = net.readout(queries)
+    spikes = net.last_spikes
+    tail = spikes[-max(1, spikes.shape[0] // 10):]
+    w = net.weights
+    evals, evecs = torch.linalg.eigh(w)
+    top = evecs[:, -1]
+    top = top * torch.sign(top.sum())
+    rn = torch.nn.functional.normalize(counts, dim=1)
+    sims = rn @ net.patterns.T
+    recalled = sims.argmax(1).numpy()
+    # The spikes are non-negative, so the attractor can only express the positive part of the eigenvector.
+    eig_item = int((net.patterns @ torch.nn.functional.normalize(top.clamp_min(0), dim=0)).argmax())
+    pair = rn @ rn.T
+    wrong = recalled != np.arange(n)
+    uniq, cnt = np.unique(recalled, return_counts=True)
+    q = torch.nn.functional.normalize(torch.as_tensor(queries).clamp_min(0), dim=1)
+    return {
+        "distinct_recalled": int(len(uniq)),
+        "mean_pairwise_readout_cos": float((pair.sum() - pair.diagonal().sum()) / max(n * (n - 1), 1)),
+        "modal_share": float(cnt.max() / n),
+        "cos_readout_top_eigvec": float((rn @ top).mean()),
+        "cos_readout_cue_positive_part": float((rn * q).sum(1).mean()),
+        "active_fraction_last10pct": float(tail.amax(0).mean()),
+        "mean_rate": float(spikes.mean()),
+        "wrong_to_eigen_item": float(np.mean(recalled[wrong] == eig_item)) if wrong.any() else 0.0,
+        "top_eig_share": float(evals[-1] / evals.clamp_min(0).sum()),
+    }
+
+
+def _median_ms(fn: Callable[[], Any], repeats: int) -> float:
+    fn()
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return 1000 * float(np.median(ts))
+
+
+def run_lif_baseline(facts: np.ndarray, questions: np.ndarray, background: np.ndarray,
+                     config: LIFBaselineConfig | None = None, progress: bool = False) -> dict[str, Any]:
+    """Recall@1 of the recurrent LIF Hopfield, the softmax Hopfield retriever and the spiking retrieval.
+
+    Stored: the first ``n`` facts plus ``b`` background sentences; queried: the ``n`` paraphrased
+    questions; correct when the top-1 is the question's own fact. Primary metric:
+    ``headline.spiking_recall`` vs ``headline.softmax_recall``.
+    """
+    from tqdm.auto import tqdm
+
+    from hybrid.retriever import HopfieldRetriever
+
+    from .lif_hopfield import LIFHopfield, LIFHopfieldConfig
+    from .spiking_retrieval import SpikingRetrievalConfig, SpikingRetriever
+
+    cfg = config or LIFBaselineConfig()
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    spiking_cfgs = {
+        "latency T=32": SpikingRetrievalConfig(code="latency", num_steps=32),
+        "sigma_delta 8-bit T=1": SpikingRetrievalConfig(code="sigma_delta", num_steps=1, bits=8),
+    }
+    lif_rows, peer_rows, attractor_rows = [], [], []
+    grid = [(n, b) for n in cfg.pair_counts for b in cfg.backgrounds if n <= len(facts) and b <= len(background)]
+    bar = tqdm(total=len(grid) * len(cfg.steps) * len(cfg.recurrent_gains), desc="lif-baseline", disable=not progress)
+    for n, b in grid:
+        store = np.concatenate([facts[:n], background[:b]])
+        q = questions[:n]
+        ids = np.arange(len(store))
+        exact = _recall(np.argsort(-(q @ store.T), axis=1), n)
+        hop = HopfieldRetriever(store.shape[1], device="cpu")
+        hop.add(store, ids)
+        peer = {"pairs": n, "background": b, "exact_cosine_recall": exact,
+                "softmax_recall": _recall(hop.search(q, 1)[1], n), "softmax_settle_steps": hop.last_settle_steps}
+        for name, scfg in spiking_cfgs.items():
+            sr = SpikingRetriever(scfg)
+            sr.add(store, ids)
+            peer[f"spiking[{name}]_recall"] = _recall(sr.search(q, 1)[1], n)
+            peer[f"spiking[{name}]_steps"] = sr.last_steps
+        peer_rows.append(peer)
+        for g in cfg.recurrent_gains:
+            for st in cfg.steps:
+                net = LIFHopfield(LIFHopfieldConfig(beta=cfg.beta, steps=st, input_gain=cfg.input_gain, recurrent_gain=g))
+                net.add(store, ids)
+                lif_rows.append({"pairs": n, "background": b, "recurrent_gain": g, "steps": st,
+                                 "lif_recall": _recall(net.search(q, 1)[1], n)})
+                if g == cfg.default_gain:
+                    attractor_rows.append({"pairs": n, "background": b, "steps": st, **attractor_stats(net, q, n)})
+                bar.update()
+    bar.close()
+    timing = _lif_timing(facts, questions, background, cfg, spiking_cfgs)
+    report = {"config": asdict(cfg), "lif": lif_rows, "peers": peer_rows, "attractor": attractor_rows,
+              "timing_ms_per_query": timing}
+    report["claims"] = check_claims(report)
+    report["headline"] = _headline(report)
+    return report
+
+
+def _lif_timing(facts, questions, background, cfg, spiking_cfgs) -> dict[str, float]:
+    from hybrid.retriever import HopfieldRetriever
+
+    from .lif_hopfield import LIFHopfield, LIFHopfieldConfig
+    from .spiking_retrieval import SpikingRetriever
+
+    n, b = min(5, len(facts)), min(10, len(background))
+    store = np.concatenate([facts[:n], background[:b]])
+    ids = np.arange(len(store))
+    q1 = questions[:1]
+    out = {"store_size": float(len(store))}
+    hop = HopfieldRetriever(store.shape[1], device="cpu")
+    hop.add(store, ids)
+    out["softmax_hopfield"] = _median_ms(lambda: hop.search(q1, 1), cfg.timing_repeats)
+    for st in (20, 200):
+        net = LIFHopfield(LIFHopfieldConfig(beta=cfg.beta, steps=st, input_gain=cfg.input_gain,
+                                            recurrent_gain=cfg.default_gain))
+        net.add(store, ids)
+        out[f"lif_{st}_steps"] = _median_ms(lambda net=net: net.search(q1, 1), cfg.timing_repeats)
+    for name, scfg in spiking_cfgs.items():
+        sr = SpikingRetriever(scfg)
+        sr.add(store, ids)
+        out[f"spiking[{name}]"] = _median_ms(lambda sr=sr: sr.search(q1, 1), cfg.timing_repeats)
+    return out
+
+
+def _lif(report: dict[str, Any], n: int, b: int, st: int, g: float) -> float | None:
+    for r in report["lif"]:
+        if (r["pairs"], r["background"], r["steps"], r["recurrent_gain"]) == (n, b, st, g):
+            return r["lif_recall"]
+    return None
+
+
+def _peer(report: dict[str, Any], n: int, b: int) -> dict[str, Any] | None:
+    return next((p for p in report["peers"] if (p["pairs"], p["background"]) == (n, b)), None)
+
+
+def check_claims(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each claim of the note, the measured numbers at the headline gain, and whether it reproduces
+    (also listing the recurrent gains at which it would)."""
+    cfg = report["config"]
+    g0, gains = cfg["default_gain"], cfg["recurrent_gains"]
+    n = min(cfg["pair_counts"])
+    out = []
+    p0 = _peer(report, n, 0)
+
+    def c1(g: float) -> bool:
+        r = _lif(report, n, 0, 20, g)
+        return r is not None and p0 is not None and r <= 0.4 and p0["softmax_recall"] >= 0.99
+
+    if p0:
+        out.append({"claim": NOTE_CLAIMS["paraphrase_5_pairs"], "measured": {
+            "lif_recall_20_steps": _lif(report, n, 0, 20, g0), "softmax_recall": p0["softmax_recall"]},
+            "reproduces": c1(g0), "reproduces_at_gains": [g for g in gains if c1(g)]})
+    bgs = [b for b in cfg["backgrounds"] if b >= 10]
+
+    def c2(g: float) -> bool:
+        vals = [(_lif(report, n, b, 20, g), _peer(report, n, b)) for b in bgs]
+        return bool(vals) and all(v is not None and p and v <= 0.1 and p["softmax_recall"] >= 0.9 for v, p in vals)
+
+    out.append({"claim": NOTE_CLAIMS["background_10plus"], "measured": {
+        f"bg={b}": {"lif_recall_20_steps": _lif(report, n, b, 20, g0),
+                    "softmax_recall": (_peer(report, n, b) or {}).get("softmax_recall")} for b in bgs},
+        "reproduces": c2(g0), "reproduces_at_gains": [g for g in gains if c2(g)]})
+
+    def c3(g: float, b: int) -> bool:
+        a, z = _lif(report, n, b, 20, g), _lif(report, n, b, 200, g)
+        return a is not None and z is not None and z < a
+
+    out.append({"claim": NOTE_CLAIMS["more_steps_worse"], "measured": {
+        f"bg={b}": {"lif_recall_20_steps": _lif(report, n, b, 20, g0), "lif_recall_200_steps": _lif(report, n, b, 200, g0)}
+        for b in cfg["backgrounds"]},
+        "reproduces": any(c3(g0, b) for b in cfg["backgrounds"]),
+        "reproduces_at_gains": [g for g in gains if any(c3(g, b) for b in cfg["backgrounds"])]})
+    t = report["timing_ms_per_query"]
+    out.append({"claim": NOTE_CLAIMS["latency"], "measured": {
+        "lif_20_steps_ms": t["lif_20_steps"], "lif_200_steps_ms": t["lif_200_steps"], "softmax_ms": t["softmax_hopfield"],
+        "ratio_lif200_over_softmax": t["lif_200_steps"] / t["softmax_hopfield"]},
+        "reproduces": t["lif_20_steps"] > t["softmax_hopfield"], "reproduces_at_gains": None})
+    return out
+
+
+def _headline(report: dict[str, Any]) -> dict[str, Any]:
+    g0 = report["config"]["default_gain"]
+    rows = []
+    for p in report["peers"]:
+        best_lif = max((r["lif_recall"] for r in report["lif"] if (r["pairs"], r["background"]) == (p["pairs"], p["background"])),
+                       default=None)
+        rows.append({**p, "lif_recall_20_steps": _lif(report, p["pairs"], p["background"], 20, g0),
+                     "lif_recall_200_steps": _lif(report, p["pairs"], p["background"], 200, g0),
+                     "lif_best_over_sweep": best_lif})
+    return {"rows": rows,
+            "spiking_matches_softmax": all(abs(r["spiking[latency T=32]_recall"] - r["softmax_recall"]) < 1e-9 for r in rows)}
+
+
+def lif_baseline_markdown(report: dict[str, Any]) -> str:
+    """The LIF-baseline report as Markdown."""
+    cfg = report["config"]
+    g0 = cfg["default_gain"]
+    lines = ["# LIF Hopfield baseline vs softmax Hopfield vs spiking retrieval", "",
+             f"Recall@1 of paraphrased questions (stored: facts + background sentences). LIF: β={cfg['beta']}, "
+             f"g_in={cfg['input_gain']}, headline g_rec={g0} (plain Hebbian sum), cue held for the whole run.", "",
+             "## Side by side", "",
+             "| pairs | background | exact cosine | softmax Hopfield (settle steps) | spiking latency T=32 (steps) | "
+             "spiking sigma-delta 8-bit (steps) | LIF 20 steps | LIF 200 steps | LIF best over sweep |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in report["headline"]["rows"]:
+        lines.append(
+            f"| {r['pairs']} | {r['background']} | {r['exact_cosine_recall']:.3f} | {r['softmax_recall']:.3f} ({r['softmax_settle_steps']}) "
+            f"| {r['spiking[latency T=32]_recall']:.3f} ({r['spiking[latency T=32]_steps']}) "
+            f"| {r['spiking[sigma_delta 8-bit T=1]_recall']:.3f} ({r['spiking[sigma_delta 8-bit T=1]_steps']}) "
+            f"| {r['lif_recall_20_steps']:.3f} | {r['lif_recall_200_steps']:.3f} | {r['lif_best_over_sweep']:.3f} |")
+    lines += ["", "## LIF recall@1 by steps (headline gain)", ""]
+    steps = cfg["steps"]
+    lines += ["| pairs | background | " + " | ".join(f"{s} steps" for s in steps) + " |", "|---|---|" + "---|" * len(steps)]
+    for n in cfg["pair_counts"]:
+        for b in cfg["backgrounds"]:
+            vals = [_lif(report, n, b, s, g0) for s in steps]
+            if vals[0] is not None:
+                lines.append(f"| {n} | {b} | " + " | ".join(f"{v:.3f}" for v in vals) + " |")
+    lines += ["", "## LIF recall@1 at 20 / 200 steps by recurrent gain", "",
+              "| pairs | background | " + " | ".join(f"g_rec={g}" for g in cfg["recurrent_gains"]) + " |",
+              "|---|---|" + "---|" * len(cfg["recurrent_gains"])]
+    for n in cfg["pair_counts"]:
+        for b in cfg["backgrounds"]:
+            vals = [(_lif(report, n, b, 20, g), _lif(report, n, b, 200, g)) for g in cfg["recurrent_gains"]]
+            if vals[0][0] is not None:
+                lines.append(f"| {n} | {b} | " + " | ".join(f"{a:.2f} / {z:.2f}" for a, z in vals) + " |")
+    lines += ["", "## Where the LIF dynamics go (headline gain)", "",
+              "| pairs | background | steps | distinct recalled | modal share | readout cos between queries "
+              "| cos(readout, top eigvec of W) | cos(readout, cue⁺) | wrong → eigen-item | active (last 10%) | mean rate "
+              "| top-eig share of W |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for a in report["attractor"]:
+        lines.append(f"| {a['pairs']} | {a['background']} | {a['steps']} | {a['distinct_recalled']} | {a['modal_share']:.2f} "
+                     f"| {a['mean_pairwise_readout_cos']:.3f} | {a['cos_readout_top_eigvec']:.3f} | {a['cos_readout_cue_positive_part']:.3f} | {a['wrong_to_eigen_item']:.2f} "
+                     f"| {a['active_fraction_last10pct']:.2f} | {a['mean_rate']:.3f} | {a['top_eig_share']:.3f} |")
+    t = report["timing_ms_per_query"]
+    lines += ["", f"## Single-query latency (ms, median, store of {int(t['store_size'])}; this shared CPU)", ""]
+    lines += [f"- {k}: {v:.3f} ms" for k, v in t.items() if k != "store_size"]
+    lines += ["", "## The note's claims", "", "| claim | reproduces (headline gain) | gains where it reproduces | measured |",
+              "|---|---|---|---|"]
+    for c in report["claims"]:
+        lines.append(f"| {c['claim']} | {'yes' if c['reproduces'] else 'no'} | {c['reproduces_at_gains']} | "
+                     f"`{json.dumps(c['measured'], default=_json_default)}` |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def lif_baseline_plot(report: dict[str, Any], path: Path) -> None:
+    """Recall vs steps per background (headline gain) with the softmax and spiking peers as lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cfg = report["config"]
+    ns = list(cfg["pair_counts"])
+    fig, axes = plt.subplots(1, len(ns), figsize=(5.5 * len(ns), 4.2), squeeze=False)
+    for ax, n in zip(axes[0], ns):
+        for b in cfg["backgrounds"]:
+            vals = [_lif(report, n, b, s, cfg["default_gain"]) for s in cfg["steps"]]
+            if vals[0] is None:
+                continue
+            line = ax.plot(cfg["steps"], vals, "o-", label=f"LIF, {b} background")[0]
+            p = _peer(report, n, b)
+            ax.axhline(p["softmax_recall"], color=line.get_color(), ls="--", lw=0.8)
+            ax.plot([p["spiking[latency T=32]_steps"]], [p["spiking[latency T=32]_recall"]], "*", ms=12,
+                    color=line.get_color())
+        ax.set_xscale("log")
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_xlabel("LIF steps (stars: spiking retrieval at its step count; dashed: softmax Hopfield)")
+        ax.set_ylabel("recall@1")
+        ax.set_title(f"{n} paraphrase pairs")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
