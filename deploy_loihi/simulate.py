@@ -291,7 +291,7 @@ def to_markdown(rep: dict) -> str:
         lines.append(f"| {tag} | {mh['latency_steps_per_recall']} | {mh['spikes_per_recall']:.1f} | "
                      f"{mh['synops_per_recall']:.0f} | {mh['wall_s']:.2f} | {mh['wall_s_per_recall']:.4f} | "
                      f"{e['hebbian']['wall_s']:.2f} | {e['kwta']['wall_s']:.2f} |")
-    lines.append(f"| production (NumPy/torch, CPU) | – | – | – | {rep['production']['wall_s']:.3f} | "
+    lines.append(f"| NumPy reference (incl. codes + W build, not a speed peer) | – | – | – | {rep['production']['wall_s']:.3f} | "
                  f"{rep['production']['wall_s'] / rep['chains']:.5f} | – | – |")
     lines += ["", "## Loihi 2 resource estimate (recurrent mapping: hops run over time)", "",
               "| memories | neurons | synapses | weight memory (KiB) | cores | chips |", "|---|---|---|---|---|---|"]
