@@ -28,6 +28,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "serve-loadtest": "hybrid.service.cli:serve_loadtest",
     "loihi": "deploy_loihi.cli:loihi",
     "eval": "hybrid.eval.cli:eval_group",
+    "bench": "hybrid.bench.cli:bench",
     "snn": "snn.cli:snn",
 }
 
@@ -193,16 +194,37 @@ def add(ctx, texts, file, jsonl, namespace, meta, as_json, quiet):
 @click.option("-k", default=5, show_default=True, type=click.IntRange(1, 1000), help="Number of results.")
 @click.option("--namespace", "-n", default=None)
 @click.option("--where", "-w", multiple=True, help="key=value metadata equality filter (repeatable).")
+@click.option("--hops", default=0, show_default=True, type=click.IntRange(0, 8),
+              help="Also rank memories reached through up to this many associations.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def search(ctx, query, k, namespace, where, as_json):
+def search(ctx, query, k, namespace, where, hops, as_json):
     """Recall the memories that best match QUERY."""
     mem = open_memory(ctx, create=False)
     try:
-        results = mem.search(query, k, namespace=namespace, where=parse_pairs(where, "--where"))
+        results = mem.search(query, k, namespace=namespace, where=parse_pairs(where, "--where"), hops=hops)
     except HHMemError as exc:
         fail(str(exc))
     print_results(results, as_json=as_json)
+
+
+@main.command()
+@click.argument("a", type=click.IntRange(0))
+@click.argument("b", type=click.IntRange(0))
+@click.option("--both-ways", is_flag=True, help="Also associate B -> A.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def link(ctx, a, b, both_ways, as_json):
+    """Associate memory A with memory B (A -> B), for multi-hop search and chains."""
+    mem = open_memory(ctx, create=False)
+    try:
+        new = mem.link(a, b, symmetric=both_ways)
+    except HHMemError as exc:
+        fail(str(exc))
+    if as_json:
+        click.echo(json.dumps({"a": a, "b": b, "both_ways": both_ways, "new_links": new}))
+    else:
+        click.echo(f"linked {a} -> {b}" + (" and back" if both_ways else "") + ("" if new else " (already linked)"))
 
 
 @main.command()

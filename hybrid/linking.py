@@ -33,12 +33,12 @@ _STOPWORDS = frozenset(
     when where which while who whom why will with would you your yours yourself yourselves yes yeah oh hey hi hello
     wow thanks thank really also like get got going go gonna know think good great nice lot much one two make made
     sure well right awesome amazing cool love loved glad happy totally definitely always never ever still even
-    way thing things something anything everything time day today yesterday tomorrow week month year been being
+    last first way thing things something anything everything time day today yesterday tomorrow week month year been being
     im ive youre thats dont cant didnt doesnt isnt wasnt its lets id youve weve theyre
-    monday tuesday wednesday thursday friday saturday sunday""".split()
+    monday tuesday wednesday thursday friday saturday sunday may january february march april june july
+    august september october november december""".split()
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*|\d+(?:[.,]\d+)?")
-_SENT_START = re.compile(r"(?:^|[.!?]\s+)([A-Z][a-z'\-]*)")
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def _stem(word: str) -> str:
 def extract_terms(text: str, *, min_word_len: int = 5) -> set[str]:
     """Entities and key phrases of a text, found by rules (no model).
 
-    - ``e:<name>``: capitalised words not at a sentence start, and runs of them
+    - ``e:<name>``: capitalised words that are not stop words, and runs of them
       ("Golden Gate Bridge"), lower-cased;
     - ``n:<number>``: numbers and years;
     - ``k:<stem>``: content words of at least ``min_word_len`` letters that are not stop words,
@@ -102,7 +102,6 @@ def extract_terms(text: str, *, min_word_len: int = 5) -> set[str]:
         ['e:anna berg', 'k:pottery', 'k:workshop', 'n:2021']
     """
     terms: set[str] = set()
-    starts = {m.start(1) for m in _SENT_START.finditer(text)}
     run: list[str] = []
 
     def flush() -> None:
@@ -110,14 +109,20 @@ def extract_terms(text: str, *, min_word_len: int = 5) -> set[str]:
             terms.add("e:" + " ".join(run).lower())
             run.clear()
 
+    prev_end = 0
     for m in _WORD.finditer(text):
         tok = m.group(0)
+        if text[prev_end : m.start()].strip():  # punctuation between words ends a name
+            flush()
+        prev_end = m.end()
         if tok[0].isdigit():
             flush()
             terms.add("n:" + tok.replace(",", ""))
             continue
         low = tok.lower().strip("'-")
-        is_name = tok[0].isupper() and m.start() not in starts and low not in _STOPWORDS and tok != "I"
+        # A capitalised word that is not a stop word is taken as (part of) a name, also at a
+        # sentence start (sentence starters are nearly always stop words: "The", "I", "We"...).
+        is_name = tok[0].isupper() and low not in _STOPWORDS and len(low) > 1
         if is_name:
             run.append(tok.strip("'-").removesuffix("'s"))
             continue

@@ -19,15 +19,19 @@ from typing import Any
 
 import numpy as np
 
+from .associative import AssociativeConfig, StoreAssociations, entity_pairs, multi_hop, write_links
 from .config import HopfieldConfig, StorageDType
 from .encoder import TextEncoder, load_encoder, normalize_rows, validate_texts
 from .errors import InvalidInputError, NotFoundError
+from .linking import SOURCE_ENTITY, SOURCE_MANUAL, SOURCE_ORDER, LinkConfig, order_pairs
 from .retriever import HopfieldRetriever
 from .store import DEFAULT_NAMESPACE, Key, MemoryRecord, Store, validate_namespace, validate_where
 
 #: Environment variable naming the default store folder.
 STORE_ENV = "HHMEM_STORE"
 DEFAULT_STORE = "hhmem-store"
+#: Largest number of associative hops a search may ask for.
+MAX_HOPS = 8
 
 #: A function that returns extra keys (kind, text) for a memory's text: paraphrase cue augmentation.
 KeyGenerator = Callable[[str], Sequence[tuple[str, str]]]
@@ -85,6 +89,9 @@ class Memory:
         device: where the key matrix lives (``"auto"``: CUDA when present).
         dtype: storage type of the key matrix.
         key_generators: functions that add extra keys per memory (cue augmentation).
+        associative: pattern separation / Hebbian settings (:class:`~hybrid.associative.AssociativeConfig`).
+        links: automatic link sources at ingest (:class:`~hybrid.linking.LinkConfig`).
+        cue_keys: generated key kinds (``"all"``, or names from :class:`~hybrid.cues.KeyKind`).
     """
 
     def __init__(
@@ -96,10 +103,20 @@ class Memory:
         device: str = "auto",
         dtype: StorageDType | str = StorageDType.FLOAT32,
         key_generators: Sequence[KeyGenerator] = (),
+        associative: AssociativeConfig | None = None,
+        links: LinkConfig | None = None,
+        cue_keys: Sequence[str] | str = (),
     ) -> None:
         self.store = store
         self.encoder = encoder
         self.key_generators = list(key_generators)
+        if cue_keys:
+            from .cues import key_generator
+
+            self.key_generators.append(key_generator(cue_keys))
+        self.associative_config = associative or AssociativeConfig()
+        self.link_config = links or LinkConfig()
+        self._assoc: StoreAssociations | None = None
         self.retriever = HopfieldRetriever(store.dim, hopfield or HopfieldConfig(), device=device, dtype=dtype)
         self._lock = threading.RLock()
         self._seq = 0
@@ -129,6 +146,9 @@ class Memory:
             raise
 
     def close(self) -> None:
+        with self._lock:
+            if self._assoc is not None and not self.store._closed:
+                self._assoc.save()  # checkpoint of codes and W; the database stays the source of truth
         self.store.close()
 
     def __enter__(self) -> Memory:
@@ -156,6 +176,8 @@ class Memory:
             seq, changed = self.store.changes_since(self._seq)
             if not changed:
                 self._seq = seq
+                if self._assoc is not None:
+                    self._assoc.sync([])
                 return 0
             self.retriever.remove(changed)
             mids, vecs = self.store.keys_of(changed)
@@ -167,6 +189,69 @@ class Memory:
 
     def _on_changed(self, memory_ids: list[int]) -> None:
         """Hook for subclasses/extensions that keep derived structures (associations) in sync."""
+        if self._assoc is not None:
+            self._assoc.sync(memory_ids)
+
+    # ----------------------------------------------------------- associations
+    @property
+    def associations(self) -> StoreAssociations:
+        """The associative index of this store (built or loaded on first use)."""
+        with self._lock:
+            if self._assoc is None:
+                self.refresh()
+                self._assoc = StoreAssociations(self.store, self.associative_config)
+            return self._assoc
+
+    def link(self, a: int | Sequence[int], b: int | Sequence[int], *, symmetric: bool = False,
+             source: str = SOURCE_MANUAL) -> int:
+        """Associate memory ``a`` with ``b`` (``a -> b``; both ways with ``symmetric``); returns new links.
+
+        ``a`` and ``b`` may be equal-length lists. Raises :class:`NotFoundError` for an unknown id.
+        """
+        aa = [a] if isinstance(a, (int, np.integer)) else list(a)
+        bb = [b] if isinstance(b, (int, np.integer)) else list(b)
+        if len(aa) != len(bb):
+            raise InvalidInputError(f"link needs as many targets as sources, got {len(aa)} and {len(bb)}")
+        for name, vals in (("a", aa), ("b", bb)):
+            for v in vals:
+                if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+                    raise InvalidInputError(f"link: {name} must be memory ids (ints >= 0), got {v!r}")
+        pairs = [(int(x), int(y)) for x, y in zip(aa, bb)]
+        if symmetric:
+            pairs += [(y, x) for x, y in pairs]
+        return self._write_links(pairs, source)
+
+    def link_sequence(self, ids: Sequence[int]) -> int:
+        """Order links between consecutive memories (both ways), e.g. the turns of one session."""
+        return self._write_links(order_pairs(ids), SOURCE_ORDER)
+
+    def unlink(self, a: int, b: int, *, symmetric: bool = False) -> int:
+        """Remove the association ``a -> b`` (every source); returns rows removed."""
+        pairs = [(int(a), int(b))] + ([(int(b), int(a))] if symmetric else [])
+        with self._lock:
+            return self.associations.unlink(pairs)
+
+    def _write_links(self, pairs: Sequence[tuple[int, int]], source: str) -> int:
+        with self._lock:
+            if self._assoc is not None:
+                return self._assoc.link(pairs, source)
+            return write_links(self.store, pairs, source)  # learned when the index is first used
+
+    def recall_chain(self, cue: str | np.ndarray, hops: int, **kwargs: Any) -> list[SearchResult]:
+        """Hop 0: the best memory for ``cue``; then ``hops`` times W → k-WTA → clean-up (one memory per hop)."""
+        first = self.search(cue, 1, **kwargs)
+        if not first:
+            return []
+        with self._lock:
+            chain = self.associations.index.chain(first[0].id, hops) if first[0].id in self.associations.index else []
+        records = {r.id: r for r in self.store.get_many([h.id for h in chain])}
+        out = [first[0]]
+        for h in chain:
+            rec = records.get(h.id)
+            if rec is None:
+                break
+            out.append(SearchResult(rec.id, h.score, rec.text, rec.metadata, rec.namespace, h.hop, h.path))
+        return out
 
     # ----------------------------------------------------------------- writes
     def make_keys(self, texts: Sequence[str], *, progress: bool = False) -> list[list[Key]]:
@@ -193,6 +278,7 @@ class Memory:
         namespace: str = DEFAULT_NAMESPACE,
         vectors: np.ndarray | None = None,
         progress: bool = False,
+        sequence: bool = False,
     ) -> list[int]:
         """Store memories; returns their ids. One transaction: all are stored or none.
 
@@ -202,6 +288,8 @@ class Memory:
             namespace: the namespace they belong to.
             vectors: optional precomputed ``[n, d]`` keys (then no encoding happens).
             progress: show a progress bar while encoding.
+            sequence: the texts are consecutive items of one sequence (turns of one session):
+                link neighbours (when ``links.order`` is on).
         """
         texts = [texts] if isinstance(texts, str) else texts
         texts = validate_texts(texts, max_chars=self.store.manifest.get("max_text_chars", 200_000))
@@ -219,7 +307,17 @@ class Memory:
         with self._lock:
             ids = self.store.add(texts, keys, metadata=metas, namespace=namespace)
             self.refresh(force=True)
+            self._auto_link(ids, texts, namespace, sequence)
         return ids
+
+    def _auto_link(self, ids: list[int], texts: Sequence[str], namespace: str, sequence: bool) -> None:
+        cfg = self.link_config
+        if sequence and cfg.order and len(ids) > 1:
+            self._write_links(order_pairs(ids), SOURCE_ORDER)
+        if cfg.entities:
+            pairs = entity_pairs(self.store, ids, texts, namespace, cfg)
+            if pairs:
+                self._write_links(pairs, SOURCE_ENTITY)
 
     @staticmethod
     def _expand_metadata(metadata: object, n: int) -> list[Mapping[str, Any] | None]:
@@ -298,13 +396,34 @@ class Memory:
         namespace: str | None = None,
         where: Mapping[str, Any] | None = None,
         hopfield: HopfieldConfig | None = None,
+        hops: int = 0,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The retrieval contract: ``(scores, ids)`` of shape ``(n, k)``, padded with ``-inf``/``-1``."""
+        """The retrieval contract: ``(scores, ids)`` of shape ``(n, k)``, padded with ``-inf``/``-1``.
+
+        With ``hops > 0`` the ranking blends in memories reached through associations
+        (see :meth:`search_batch`).
+        """
+        if hops:
+            return self._search_hops(queries, k, namespace, where, hopfield, hops)[:2]
         q = self.encode_queries(queries)
         with self._lock:
             self.refresh()
             mask = self._filter_mask(namespace, where)
             return self.retriever.search(q, k, mask=mask, config=hopfield)
+
+    def _search_hops(self, queries, k, namespace, where, hopfield, hops):
+        if isinstance(hops, bool) or not isinstance(hops, (int, np.integer)) or not 0 <= hops <= MAX_HOPS:
+            raise InvalidInputError(f"hops must be an int in [0, {MAX_HOPS}], got {hops!r}")
+        q = self.encode_queries(queries)
+        with self._lock:
+            self.refresh()
+            mask = self._filter_mask(namespace, where)
+            scores, ids = self.retriever.search(q, k, mask=mask, config=hopfield)
+            allowed = None
+            if namespace is not None or where:
+                allowed = set(self.store.ids_matching(namespace=namespace, where=validate_where(where)).tolist())
+            index = self.associations.index
+            return multi_hop(index, scores, ids, k, int(hops), decay=self.associative_config.hop_decay, allowed=allowed)
 
     def _filter_mask(self, namespace: str | None, where: Mapping[str, Any] | None):
         if namespace is None and not where:
@@ -325,12 +444,17 @@ class Memory:
         namespace: str | None = None,
         where: Mapping[str, Any] | None = None,
         hopfield: HopfieldConfig | None = None,
+        hops: int = 0,
     ) -> list[SearchResult]:
-        """Recall the ``k`` memories best matching one query (text or ``[d]`` vector)."""
+        """Recall the ``k`` memories best matching one query (text or ``[d]`` vector).
+
+        ``hops > 0`` adds memories reached through up to ``hops`` associations; each result says
+        which hop brought it (``hop``) and through which memories (``path``).
+        """
         if isinstance(query, np.ndarray) and query.ndim == 2 and query.shape[0] != 1:
             raise InvalidInputError(f"search takes one query; got {query.shape[0]} (use search_batch)")
         return self.search_batch([query] if isinstance(query, str) else np.atleast_2d(query), k,
-                                 namespace=namespace, where=where, hopfield=hopfield)[0]
+                                 namespace=namespace, where=where, hopfield=hopfield, hops=hops)[0]
 
     def search_batch(
         self,
@@ -340,22 +464,34 @@ class Memory:
         namespace: str | None = None,
         where: Mapping[str, Any] | None = None,
         hopfield: HopfieldConfig | None = None,
+        hops: int = 0,
     ) -> list[list[SearchResult]]:
-        """Recall for several queries at once; one list of results (padding dropped) per query."""
+        """Recall for several queries at once; one list of results (padding dropped) per query.
+
+        With ``hops = H > 0``: hop 0 is the two-stage Hopfield recall; then, for ``h = 1..H``,
+        each memory reached at hop ``h-1`` spreads through the Hebbian matrix to its associates,
+        which score ``s(parent) · hop_decay · strength``; the ``k`` best over all hops are kept.
+        """
+        if hops:
+            scores, ids, hop_list, paths = self._search_hops(queries, k, namespace, where, hopfield, hops)
+            return self.results_for(scores, ids, hops=hop_list, paths=paths)
         scores, ids = self.search_ids(queries, k, namespace=namespace, where=where, hopfield=hopfield)
         return self.results_for(scores, ids)
 
-    def results_for(self, scores: np.ndarray, ids: np.ndarray) -> list[list[SearchResult]]:
+    def results_for(self, scores: np.ndarray, ids: np.ndarray, *, hops: Sequence[Sequence[int]] | None = None,
+                    paths: Sequence[Sequence[list[int]]] | None = None) -> list[list[SearchResult]]:
         """Turn contract arrays into :class:`SearchResult` lists (one database read for all)."""
         wanted = sorted({int(i) for i in ids.reshape(-1) if i >= 0})
         records = {r.id: r for r in self.store.get_many(wanted)}
         out = []
-        for srow, irow in zip(scores, ids):
+        for q, (srow, irow) in enumerate(zip(scores, ids)):
             row = []
-            for s, i in zip(srow, irow):
+            for j, (s, i) in enumerate(zip(srow, irow)):
                 rec = records.get(int(i))
                 if i < 0 or rec is None:
                     continue
-                row.append(SearchResult(rec.id, float(s), rec.text, rec.metadata, rec.namespace, 0, [rec.id]))
+                hop = hops[q][j] if hops is not None else 0
+                path = list(paths[q][j]) if paths is not None else [rec.id]
+                row.append(SearchResult(rec.id, float(s), rec.text, rec.metadata, rec.namespace, hop, path))
             out.append(row)
         return out

@@ -207,3 +207,13 @@ def test_many_links_stay_bounded_with_cap():
     idx.link([(0, j) for j in range(1, 100)] + [(j, 0) for j in range(1, 100)])
     h = idx._hop_input(idx.code_of(0)[None])
     assert int(h.max()) <= K * idx.config.w_cap
+
+
+def test_numpy_kwta_twin_matches_reference():
+    from hybrid.associative import kwta_np
+
+    g = torch.Generator().manual_seed(SEED)
+    for _ in range(50):
+        h = torch.randint(-3, 4, (4, 64), generator=g, dtype=torch.int32)
+        k = int(torch.randint(1, 64, (1,), generator=g))
+        assert np.array_equal(kwta_np(h.numpy(), k), F.kwta(h, k).numpy())
