@@ -41,3 +41,26 @@ def synthetic(**kwargs) -> None:
         raise click.ClickException(str(exc)) from None
     report = run_synthetic(cfg, out, progress=not quiet)
     click.echo(report["markdown_path"])
+
+
+@bench.command("locomo-assoc")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), default="reports/bench-locomo-assoc", show_default=True)
+@click.option("--k", "ks", default="1,5,10,20", show_default=True, help="Cut-offs.")
+@click.option("--conversations", default=None, help="0-based conversation indices (default: all).")
+@click.option("--variants", "selected", default=None, help="Comma-separated variant names (default: all).")
+@click.option("--model", default="default", show_default=True)
+@click.option("--cache-dir", default="reports/cache/eval", show_default=True)
+@click.option("--quiet", "-q", is_flag=True)
+def locomo_assoc(file, out, ks, conversations, selected, model, cache_dir, quiet) -> None:
+    """What multi-hop search and each generated key kind add over single-hop recall on LoCoMo."""
+    from .locomo_assoc import run_locomo_assoc
+
+    def ints(v):
+        return [int(x) for x in v.split(",") if x.strip()] if v else None
+
+    rep = run_locomo_assoc(file, out, ks=ints(ks), conversations=ints(conversations),
+                           selected=[s.strip() for s in selected.split(",")] if selected else None,
+                           model=model, cache_dir=cache_dir, progress=not quiet)
+    click.echo(rep["markdown"])
+    click.echo("wrote " + ", ".join(rep["paths"].values()), err=True)
