@@ -310,6 +310,13 @@ class Memory:
             self._auto_link(ids, texts, namespace, sequence)
         return ids
 
+    def auto_link(self, ids: Sequence[int], texts: Sequence[str], *, namespace: str = DEFAULT_NAMESPACE,
+                  sequence: bool = False) -> None:
+        """Make the automatic links of memories stored without :meth:`add` (e.g. through ``store.add``):
+        order links when ``sequence`` (and ``links.order``), entity links when ``links.entities``."""
+        with self._lock:
+            self._auto_link(list(ids), list(texts), namespace, sequence)
+
     def _auto_link(self, ids: list[int], texts: Sequence[str], namespace: str, sequence: bool) -> None:
         cfg = self.link_config
         if sequence and cfg.order and len(ids) > 1:

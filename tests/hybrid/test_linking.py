@@ -181,3 +181,12 @@ def test_namespace_filter_applies_to_associates(store_path, hash_encoder):
         mem.link(a[0], b[0])
         res = mem.search(FACTS[0], K, hops=1, namespace="one")
         assert b[0] not in [r.id for r in res]
+
+
+def test_auto_link_for_memories_stored_directly(store_path, hash_encoder):
+    with open_mem(store_path, hash_encoder) as mem:
+        texts = FACTS[:3]
+        ids = mem.store.add(texts, mem.make_keys(texts))
+        mem.refresh(force=True)
+        mem.auto_link(ids, texts, sequence=True)
+        assert mem.associations.index.edges() == sorted(order_pairs(ids))
