@@ -206,7 +206,33 @@ def add_with_context(
     with memory._lock:
         ids = memory.store.add(texts, keys, metadata=metas, namespace=namespace)
         memory.refresh(force=True)
+        link_ingested(memory, ids, texts, [(m or {}).get(sequence_field) for m in metas], namespace)
     return ids
+
+
+def link_ingested(memory: Any, ids: Sequence[int], texts: Sequence[str], sequences: Sequence[Any],
+                  namespace: str) -> None:
+    """Make the associations ``Memory.add`` makes at ingest, when this Memory has an associative layer.
+
+    Entity links over the whole batch (``Memory._auto_link(..., sequence=False)``) and order links
+    within each run of equal ``sequences`` (``Memory.link_sequence``). Feature-detected: a Memory
+    without associations is left as it is.
+    """
+    auto = getattr(memory, "_auto_link", None)
+    if auto is not None:
+        auto(list(ids), list(texts), namespace, False)
+    link_seq = getattr(memory, "link_sequence", None)
+    if link_seq is None or getattr(getattr(memory, "link_config", None), "order", True) is False:
+        return
+    run: list[int] = []
+    for i, mid in enumerate(ids):
+        if run and sequences[i] != sequences[i - 1]:
+            if len(run) > 1 and sequences[i - 1] is not None:
+                link_seq(run)
+            run = []
+        run.append(mid)
+    if len(run) > 1 and sequences[-1] is not None:
+        link_seq(run)
 
 
 # ------------------------------------------------------------------------------------- search
