@@ -10,10 +10,11 @@ from .errors import InvalidInputError
 
 
 class StorageDType(str, Enum):
-    """Element type of the in-memory key matrix."""
+    """Element type of the in-memory key matrix (``bfloat16``: fastest on CPUs with AMX; see docs/performance.md)."""
 
     FLOAT32 = "float32"
     FLOAT16 = "float16"
+    BFLOAT16 = "bfloat16"
 
 
 @dataclass(frozen=True)

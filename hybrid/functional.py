@@ -52,6 +52,48 @@ def topk_padded(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tenso
     return values, indices
 
 
+#: Chunk size of :func:`topk_unsorted`'s two-level selection.
+TOPK_CHUNK = 64
+
+
+def topk_unsorted(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` largest entries of each row of ``scores`` ``[B, N]``, in no particular order.
+
+    For long rows a two-level selection is used: the row is cut into ``m = ⌊N / c⌋`` strided
+    chunks ``C_j = {j + m t : t < c}`` (``c`` = :data:`TOPK_CHUNK`), the ``k`` chunks with the
+    largest maxima are kept and the top-``k`` is taken among their ``k c`` members (plus the
+    ``N − m c`` tail entries). It is exact: an entry of the top-``k`` lying in a chunk outside the
+    ``k`` best would be beaten by ``k`` chunk maxima, i.e. by ``k`` other entries (ties may be
+    resolved differently from :func:`torch.topk`). Strided chunks make the chunk maxima a
+    contiguous, vectorised reduction.
+
+    Args:
+        scores: ``[B, N]``, ``k <= N``.
+        k: entries per row.
+
+    Returns:
+        ``(values, indices)``, both ``[B, k]`` (indices int64 into the rows of ``scores``).
+
+    Example:
+        >>> v, i = topk_unsorted(torch.arange(10.0)[None], 2)
+        >>> sorted(i[0].tolist())
+        [8, 9]
+    """
+    b, n = scores.shape
+    c = TOPK_CHUNK
+    m = n // c
+    if n < 8192 or m < 4 * k or not scores.is_contiguous():
+        return torch.topk(scores, k, dim=1, largest=True, sorted=False)
+    chunks = scores.as_strided((b, c, m), (scores.stride(0), m, 1))  # chunks[:, t, j] = scores[:, j + m t]
+    best = torch.topk(chunks.amax(dim=1), k, dim=1, largest=True, sorted=False).indices  # [B, k]
+    members = (best.unsqueeze(2) + torch.arange(0, m * c, m, device=scores.device)).view(b, k * c)
+    if m * c < n:
+        tail = torch.arange(m * c, n, device=scores.device).expand(b, -1)
+        members = torch.cat([members, tail], dim=1)
+    values, pos = torch.topk(torch.gather(scores, 1, members), k, dim=1, largest=True, sorted=False)
+    return values, torch.gather(members, 1, pos)
+
+
 def hopfield_step(xi: torch.Tensor, patterns: torch.Tensor, beta: float) -> torch.Tensor:
     """One modern-Hopfield update of a batch of state patterns over per-query candidates.
 
@@ -127,6 +169,94 @@ def cosine_to_state(patterns: torch.Tensor, state: torch.Tensor) -> torch.Tensor
     return torch.einsum("bkd,bd->bk", patterns, state / norm)
 
 
+def hopfield_settle_gram(
+    xi: torch.Tensor,
+    patterns: torch.Tensor,
+    beta: float,
+    max_steps: int,
+    eps: float,
+    valid: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`hopfield_settle` run in the ``K``-dimensional span of the candidates; returns cosines.
+
+    Every state after the first update is a convex combination of the candidates,
+    ``ξ_t = Xᵀ a_t`` with ``a_t = softmax(β X ξ_{t-1})``, so with the Gram matrix ``G = X Xᵀ``
+    (``[B, K, K]``, computed once) the whole iteration lives in ``K`` dimensions:
+
+    .. math::
+        s_0 = X \\xi_0, \\qquad a_{t+1} = \\operatorname{softmax}(\\beta s_t), \\qquad
+        s_{t+1} = X \\xi_{t+1} = G a_{t+1}
+
+        \\lVert \\xi_{t+1} - \\xi_t \\rVert^2 = (a_{t+1} - a_t)^\\top G (a_{t+1} - a_t) \\ (t \\ge 1),
+        \\qquad \\cos(x_i, \\xi^*) = \\frac{s_{T,i}}{\\sqrt{a_T^\\top s_T}}
+
+    The first change ``‖Xᵀ a_1 − ξ_0‖`` is computed in ``d`` dimensions (the quadratic form would
+    lose it to cancellation). Each update then costs ``O(K²)`` instead of ``O(K d)``; results equal
+    ``cosine_to_state(patterns, hopfield_settle(...)[0])`` up to float rounding.
+
+    Args:
+        xi: initial states (the queries) ``[B, d]``, float32.
+        patterns: candidates ``[B, K, d]``, float32 (rows need not be unit norm).
+        beta, max_steps, eps: as in :func:`hopfield_settle`.
+        valid: optional ``[B, K]`` bool; invalid candidates get zero attention.
+
+    Returns:
+        ``(cosines, steps)``: ``[B, K]`` cosine of each candidate to the settled state (for a row
+        without valid candidate the values are meaningless: mask them) and the update count
+        (0-d int64 tensor).
+
+    Example:
+        >>> c, n = hopfield_settle_gram(torch.tensor([[1.0, 0.0]]), torch.eye(2)[None], 10.0, 3, 1e-4)
+        >>> c.argmax(1).tolist()
+        [0]
+    """
+    s = torch.bmm(patterns, xi.unsqueeze(2)).squeeze(2)  # s_0 = X ξ_0   [B, K]
+    if max_steps <= 0:
+        norm = torch.linalg.vector_norm(xi, dim=1, keepdim=True).clamp_min(1e-12)
+        return s / norm, torch.tensor(0, dtype=torch.int64)
+    gram = torch.bmm(patterns, patterns.transpose(1, 2))  # G = X Xᵀ   [B, K, K]
+    neg = None
+    if valid is not None:
+        neg = torch.zeros(valid.shape, dtype=s.dtype, device=s.device).masked_fill_(~valid, float("-inf"))
+        any_valid = valid.any(dim=1)
+    a = a_prev = s
+    steps = 0
+    eps2 = float(eps) * float(eps)
+    for t in range(max_steps):
+        logits = s * beta if neg is None else s * beta + neg
+        a = torch.softmax(logits, dim=1)
+        if neg is not None:
+            a = torch.nan_to_num(a, nan=0.0)
+        if t == 0:
+            diff = torch.bmm(a.unsqueeze(1), patterns).squeeze(1) - xi  # ξ_1 − ξ_0   [B, d]
+            d2 = (diff * diff).sum(dim=1)
+            if neg is not None:
+                d2 = torch.where(any_valid, d2, torch.zeros_like(d2))  # such a row keeps its state
+        s_new = torch.bmm(gram, a.unsqueeze(2)).squeeze(2)
+        if t > 0:
+            da = a - a_prev
+            d2 = (da * (s_new - s)).sum(dim=1)  # δᵀ G δ with G δ = s_{t+1} − s_t
+        s, a_prev = s_new, a
+        steps += 1
+        if float(d2.max()) < eps2:
+            break
+    norm = (a * s).sum(dim=1, keepdim=True).clamp_min(1e-24).sqrt()  # ‖ξ_T‖ = √(a_Tᵀ G a_T)
+    return s / norm, torch.tensor(steps, dtype=torch.int64)
+
+
+def inner_products(queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+    """Stage-1 scores ``S = Q Xᵀ`` ``[B, N]`` (float32, contiguous), computed in the storage type of ``keys``.
+
+    The query is cast to the key type so the product runs on the half-size matrix (on CPUs with
+    AMX, bfloat16 products are several times faster than float32); for one bfloat16 query on CPU
+    the matrix-vector form ``X q`` is used, which measured faster there (docs/performance.md).
+    """
+    q = queries.to(dtype=keys.dtype)
+    if q.shape[0] == 1 and keys.dtype == torch.bfloat16 and keys.device.type == "cpu":
+        return (keys @ q[0]).float().unsqueeze(0)
+    return (q @ keys.T).float()
+
+
 def two_stage_search(
     queries: torch.Tensor,
     keys: torch.Tensor,
@@ -141,9 +271,13 @@ def two_stage_search(
     """Stage 1 exact top-``K`` by inner product, stage 2 Hopfield settle and re-ranking.
 
     Stage 1 scores every stored key, ``s = X q``, and keeps the ``K = max(candidates, k)`` best.
-    Stage 2 settles the query over those ``K`` candidates (:func:`hopfield_settle`) and ranks
-    them by cosine similarity to the settled state ``ξ*``. With ``max_steps = 0`` the result is
-    the exact top-``k`` (the settled state is the query itself).
+    Stage 2 settles the query over those ``K`` candidates and ranks them by cosine similarity to
+    the settled state ``ξ*`` (:func:`hopfield_settle_gram`, the ``K``-space form of
+    :func:`hopfield_settle` followed by :func:`cosine_to_state`). With ``max_steps = 0`` the result
+    is the exact top-``k`` (the settled state is the query itself).
+
+    Stage 1 runs in the storage type of ``keys`` (float16 storage: float16 scores); stage 2
+    re-reads the ``K`` candidates in float32.
 
     Args:
         queries: ``[B, d]`` L2-normalised queries (same dtype/device as ``keys`` or castable).
@@ -163,24 +297,70 @@ def two_stage_search(
             f"and {tuple(keys.shape)}"
         )
     n = keys.shape[0]
-    kk = max(candidates, k)
-    q = queries.to(dtype=keys.dtype)
-    sims = q @ keys.T
+    if n == 0:
+        return take_k(queries.new_empty((queries.shape[0], 0)), queries.new_empty((queries.shape[0], 0), dtype=torch.int64), k) + (
+            torch.tensor(0),
+        )
+    sims = inner_products(queries, keys)
     if mask is not None:
         sims = sims.masked_fill(~mask, float("-inf"))
-    cand_scores, cand_rows = topk_padded(sims, min(kk, n) if n else kk)
-    valid = cand_rows >= 0
-    if max_steps <= 0 or n == 0:
-        return take_k(cand_scores, cand_rows, k) + (torch.tensor(0),)
-    safe_rows = cand_rows.clamp_min(0)
-    cand = keys[safe_rows].float()  # [B, K, d]
-    state, steps = hopfield_settle(queries.float(), cand, beta, max_steps, eps, valid)
-    rescored = cosine_to_state(cand, state).masked_fill(~valid, float("-inf"))
-    order = torch.argsort(rescored, dim=1, descending=True, stable=True)
-    scores = torch.gather(rescored, 1, order)
-    rows = torch.gather(cand_rows, 1, order)
-    rows = torch.where(torch.isneginf(scores), torch.full_like(rows, PAD_ID), rows)
-    return take_k(scores, rows, k) + (steps,)
+    return rerank_candidates(sims, queries, keys, k, candidates=candidates, beta=beta, max_steps=max_steps, eps=eps)
+
+
+def rerank_candidates(
+    sims: torch.Tensor,
+    queries: torch.Tensor,
+    keys: torch.Tensor,
+    k: int,
+    *,
+    candidates: int,
+    beta: float,
+    max_steps: int,
+    eps: float,
+    rows: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Stage 2 of :func:`two_stage_search` from stage-1 scores.
+
+    Args:
+        sims: ``[B, N]`` stage-1 scores (``-inf`` = excluded), or ``[B, m]`` scores of the rows
+            ``rows`` when stage 1 already returned candidates (an approximate index).
+        queries: ``[B, d]`` queries; keys: ``[N, d]`` stored patterns.
+        k, candidates, beta, max_steps, eps: as in :func:`two_stage_search`.
+        rows: optional ``[B, m]`` int64 row indices (``-1`` = none) that ``sims`` refers to.
+
+    Returns:
+        ``(scores, rows, steps)`` as in :func:`two_stage_search`.
+    """
+    kk = min(max(candidates, k), sims.shape[1])
+    if kk == 0:
+        b = sims.shape[0]
+        return take_k(sims.new_empty((b, 0)), torch.empty((b, 0), dtype=torch.int64, device=sims.device), k) + (
+            torch.tensor(0),
+        )
+    cand_scores, cand_rows = topk_unsorted(sims, kk)
+    if max_steps <= 0:
+        cand_scores, order = torch.sort(cand_scores, dim=1, descending=True, stable=True)
+        cand_rows = torch.gather(cand_rows, 1, order)
+    if rows is not None:
+        cand_rows = torch.gather(rows, 1, cand_rows)
+    invalid = torch.isneginf(cand_scores) | (cand_rows < 0)
+    has_invalid = bool(invalid.any())
+    if has_invalid:
+        cand_rows = cand_rows.masked_fill(invalid, PAD_ID)
+        cand_scores = cand_scores.masked_fill(invalid, PAD_SCORE)
+    if max_steps <= 0:
+        return take_k(cand_scores.float(), cand_rows, k) + (torch.tensor(0),)
+    valid = ~invalid if has_invalid else None
+    flat = (cand_rows.clamp_min(0) if has_invalid else cand_rows).reshape(-1)
+    cand = keys.index_select(0, flat).view(cand_rows.shape[0], kk, keys.shape[1]).float()  # [B, K, d]
+    rescored, steps = hopfield_settle_gram(queries.float(), cand, beta, max_steps, eps, valid)
+    if has_invalid:
+        rescored = rescored.masked_fill(invalid, PAD_SCORE)
+    scores, order = torch.sort(rescored, dim=1, descending=True, stable=True)
+    rows_out = torch.gather(cand_rows, 1, order)
+    if has_invalid:
+        rows_out = rows_out.masked_fill(torch.isneginf(scores), PAD_ID)
+    return take_k(scores, rows_out, k) + (steps,)
 
 
 def take_k(scores: torch.Tensor, rows: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:

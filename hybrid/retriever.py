@@ -7,6 +7,9 @@ per id, each id scored by its best key.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import Enum
+
 import numpy as np
 import torch
 
@@ -15,7 +18,40 @@ from .config import HopfieldConfig, StorageDType
 from .encoder import normalize_rows, resolve_device
 from .errors import InvalidInputError
 
-_TORCH_DTYPES = {StorageDType.FLOAT32: torch.float32, StorageDType.FLOAT16: torch.float16}
+_TORCH_DTYPES = {
+    StorageDType.FLOAT32: torch.float32,
+    StorageDType.FLOAT16: torch.float16,
+    StorageDType.BFLOAT16: torch.bfloat16,
+}
+
+
+class Backend(str, Enum):
+    """How stage 1 finds the ``K`` candidates."""
+
+    EXACT = "exact"  #: score every stored key (``S = Q Xᵀ``), exact top-K
+    HNSW = "hnsw"  #: FAISS ``IndexHNSWFlat`` (approximate, CPU), then the same stage 2
+
+
+@dataclass(frozen=True)
+class HNSWConfig:
+    """Parameters of the approximate stage 1 (FAISS HNSW graph, inner-product metric).
+
+    Attributes:
+        m: graph degree ``M`` (links per node per layer; ``2M`` on the bottom layer).
+        ef_construction: candidate list size while inserting.
+        ef_search: candidate list size while searching (raised to ``K`` when smaller); the
+            recall/latency knob.
+    """
+
+    m: int = 32
+    ef_construction: int = 80
+    ef_search: int = 64
+
+    def __post_init__(self) -> None:
+        for name in ("m", "ef_construction", "ef_search"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 1:
+                raise InvalidInputError(f"HNSWConfig.{name} must be an int >= 1, got {v!r}")
 
 
 class HopfieldRetriever:
@@ -25,7 +61,10 @@ class HopfieldRetriever:
         dim: key dimension ``d``.
         config: settle parameters (:class:`HopfieldConfig`).
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
-        dtype: storage type of the key matrix (``float32`` or ``float16``).
+        dtype: storage type of the key matrix (``float32``, ``float16`` or ``bfloat16``).
+        backend: stage 1, ``"exact"`` (default) or ``"hnsw"`` (approximate; needs ``faiss``;
+            searches with a ``mask`` fall back to exact stage 1).
+        hnsw: parameters of the ``"hnsw"`` backend.
 
     Example:
         >>> r = HopfieldRetriever(dim=3, device="cpu")
@@ -42,13 +81,32 @@ class HopfieldRetriever:
         *,
         device: str = "auto",
         dtype: StorageDType | str = StorageDType.FLOAT32,
+        backend: Backend | str = Backend.EXACT,
+        hnsw: HNSWConfig | None = None,
     ) -> None:
         if not isinstance(dim, int) or dim < 1:
             raise InvalidInputError(f"dim must be a positive int, got {dim!r}")
         self.dim = dim
         self.config = config or HopfieldConfig()
         self.device = torch.device(resolve_device(device))
-        self.dtype = StorageDType(dtype)
+        try:
+            self.dtype = StorageDType(dtype)
+        except ValueError:
+            allowed = ", ".join(d.value for d in StorageDType)
+            raise InvalidInputError(f"dtype must be one of {allowed}; got {dtype!r}") from None
+        try:
+            self.backend = Backend(backend)
+        except ValueError:
+            allowed = ", ".join(b.value for b in Backend)
+            raise InvalidInputError(f"backend must be one of {allowed}; got {backend!r}") from None
+        self.hnsw_config = hnsw or HNSWConfig()
+        self._ann = None  # FAISS index over rows [0, self._ann_rows) of the key buffer
+        self._ann_rows = 0
+        if self.backend is Backend.HNSW:
+            try:
+                import faiss  # noqa: F401
+            except ImportError as exc:
+                raise InvalidInputError("backend='hnsw' needs faiss (pip install 'hhmem[bench]')") from exc
         tdt = _TORCH_DTYPES[self.dtype]
         self._keys = torch.empty((0, dim), dtype=tdt, device=self.device)
         self._ids = torch.empty((0,), dtype=torch.int64, device=self.device)
@@ -137,6 +195,7 @@ class HopfieldRetriever:
         keys = self._keys[: self._size][live]
         ids = self._ids[: self._size][live]
         self._size = keys.shape[0]
+        self._ann, self._ann_rows = None, 0  # row numbers changed: the graph is rebuilt on demand
         self._keys[: self._size] = keys
         self._ids[: self._size] = ids
         self._alive[: self._size] = True
@@ -209,18 +268,51 @@ class HopfieldRetriever:
             row_mask = mask if row_mask is None else (mask & row_mask)
         per_id = self.max_keys_per_id()
         want = k * per_id
-        scores, rows, steps = F.two_stage_search(
-            q,
-            self._keys[:n],
-            want,
-            candidates=max(cfg.candidates, want),
-            beta=cfg.beta,
-            max_steps=cfg.max_steps,
-            eps=cfg.eps,
-            mask=row_mask,
-        )
+        settle = {"candidates": max(cfg.candidates, want), "beta": cfg.beta, "max_steps": cfg.max_steps, "eps": cfg.eps}
+        if self.backend is Backend.HNSW and mask is None and n:
+            sims, cand_rows = self._ann_candidates(q, max(cfg.candidates, want))
+            scores, rows, steps = F.rerank_candidates(sims, q, self._keys[:n], want, rows=cand_rows, **settle)
+        else:
+            scores, rows, steps = F.two_stage_search(q, self._keys[:n], want, mask=row_mask, **settle)
         self.last_settle_steps = int(steps)
         ids = torch.where(rows >= 0, self._ids[:n][rows.clamp_min(0)] if n else rows, rows)
         if per_id > 1:
             scores, ids = F.first_per_id(scores, ids)
         return F.take_k(scores, ids, k)
+
+    # ----------------------------------------------------------- approximate stage 1
+    def _ann_index(self):
+        """The FAISS HNSW graph over all rows, extended with rows added since the last search."""
+        import faiss
+
+        if self._ann is None:
+            cfg = self.hnsw_config
+            self._ann = faiss.IndexHNSWFlat(self.dim, cfg.m, faiss.METRIC_INNER_PRODUCT)
+            self._ann.hnsw.efConstruction = cfg.ef_construction
+            self._ann_rows = 0
+        if self._ann_rows < self._size:
+            new = self._keys[self._ann_rows : self._size].float().cpu().numpy()
+            self._ann.add(np.ascontiguousarray(new))
+            self._ann_rows = self._size
+        return self._ann
+
+    def build_index(self) -> None:
+        """Build (or extend) the approximate stage-1 index now instead of at the first search."""
+        if self.backend is Backend.HNSW:
+            self._ann_index()
+
+    def _ann_candidates(self, q: torch.Tensor, kk: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Stage 1 through the HNSW graph: ``(scores [B, m], rows [B, m])``, ``-inf`` / ``-1`` for none."""
+        import faiss
+
+        index = self._ann_index()
+        want = kk if not self._n_dead else 2 * kk  # removed rows stay in the graph until compaction
+        want = min(want, self._size)
+        params = faiss.SearchParametersHNSW(efSearch=max(self.hnsw_config.ef_search, want))
+        d, i = index.search(np.ascontiguousarray(q.float().cpu().numpy()), want, params=params)
+        rows = torch.from_numpy(i).to(self.device)
+        sims = torch.from_numpy(d).to(self.device)
+        bad = rows < 0
+        if self._n_dead:
+            bad |= ~self._alive[: self._size][rows.clamp_min(0)]
+        return sims.masked_fill(bad, float("-inf")), rows.masked_fill(bad, -1)
