@@ -64,3 +64,46 @@ def locomo_assoc(file, out, ks, conversations, selected, model, cache_dir, quiet
                            model=model, cache_dir=cache_dir, progress=not quiet)
     click.echo(rep["markdown"])
     click.echo("wrote " + ", ".join(rep["paths"].values()), err=True)
+
+
+@bench.command("latency")
+@click.option("--out", type=click.Path(file_okay=False), default="reports/bench-latency", show_default=True,
+              help="Report folder.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--sizes", default="20000,100000,1000000", show_default=True, help="Synthetic store sizes N.")
+@click.option("--ann-sizes", default="20000,100000", show_default=True,
+              help="Sizes at which the HNSW methods are built and swept ('' for none).")
+@click.option("--minilm", default=20000, show_default=True, type=click.IntRange(0),
+              help="Size of the real-MiniLM set (0: skip).")
+@click.option("--queries", default=100, show_default=True, type=click.IntRange(1), help="Single queries per round.")
+@click.option("--batch", default=64, show_default=True, type=click.IntRange(1))
+@click.option("--batches", default=3, show_default=True, type=click.IntRange(1), help="Batches per round.")
+@click.option("--rounds", default=3, show_default=True, type=click.IntRange(1), help="Interleaved repetitions.")
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(1), help="Threads for every library.")
+@click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda"]))
+@click.option("--ef-search", default="16,32,64,128,256", show_default=True, help="HNSW ef_search sweep.")
+@click.option("--hnsw-m", default=32, show_default=True, type=click.IntRange(2))
+@click.option("--hnsw-ef-construction", default=80, show_default=True, type=click.IntRange(1))
+@click.option("--hop-size", default=20000, show_default=True, type=click.IntRange(0), help="0: skip multi-hop.")
+@click.option("--ingest-texts", default=1000, show_default=True, type=click.IntRange(0), help="0: skip ingest.")
+@click.option("--model", default="default", show_default=True, help="Encoder ('hash' only for smoke tests).")
+@click.option("--cache", type=click.Path(file_okay=False), default="reports/cache", show_default=True)
+@click.option("--quiet", "-q", is_flag=True)
+def latency(**kw) -> None:
+    """Latency/recall against FAISS IndexFlatIP and hnswlib, multi-hop cost, memory per item, ingest."""
+    from .latency import LatencyConfig, run_latency
+
+    def ints(v: str) -> tuple[int, ...]:
+        try:
+            return tuple(int(s) for s in v.split(",") if s.strip())
+        except ValueError:
+            raise click.BadParameter(f"expected comma-separated integers, got {v!r}") from None
+
+    out, quiet = kw.pop("out"), kw.pop("quiet")
+    kw["sizes"], kw["ann_sizes"], kw["ef_search"] = ints(kw["sizes"]), ints(kw.pop("ann_sizes")), ints(kw["ef_search"])
+    try:
+        cfg = LatencyConfig(**kw)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    rep = run_latency(cfg, out, progress=not quiet)
+    click.echo(rep["paths"]["markdown"])
