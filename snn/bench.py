@@ -397,14 +397,19 @@ def attractor_stats(net: Any, queries: np.ndarray, n: int) -> dict[str, float]:
     }
 
 
-def _median_ms(fn: Callable[[], Any], repeats: int) -> float:
+def _time_ms(out: dict[str, float], name: str, fn: Callable[[], Any], repeats: int) -> None:
+    """Record the fastest (``name``) and median (``name_median``) of ``repeats`` calls, in ms.
+
+    The minimum is the headline: on a shared machine the median mostly measures the neighbours.
+    """
     fn()
     ts = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
         ts.append(time.perf_counter() - t0)
-    return 1000 * float(np.median(ts))
+    out[name] = 1000 * float(np.min(ts))
+    out[f"{name}_median"] = 1000 * float(np.median(ts))
 
 
 def run_lif_baseline(facts: np.ndarray, questions: np.ndarray, background: np.ndarray,
@@ -478,16 +483,16 @@ def _lif_timing(facts, questions, background, cfg, spiking_cfgs) -> dict[str, fl
     out = {"store_size": float(len(store))}
     hop = HopfieldRetriever(store.shape[1], device="cpu")
     hop.add(store, ids)
-    out["softmax_hopfield"] = _median_ms(lambda: hop.search(q1, 1), cfg.timing_repeats)
+    _time_ms(out, "softmax_hopfield", lambda: hop.search(q1, 1), cfg.timing_repeats)
     for st in (20, 200):
         net = LIFHopfield(LIFHopfieldConfig(beta=cfg.beta, steps=st, input_gain=cfg.input_gain,
                                             recurrent_gain=cfg.default_gain))
         net.add(store, ids)
-        out[f"lif_{st}_steps"] = _median_ms(lambda net=net: net.search(q1, 1), cfg.timing_repeats)
+        _time_ms(out, f"lif_{st}_steps", lambda net=net: net.search(q1, 1), cfg.timing_repeats)
     for name, scfg in spiking_cfgs.items():
         sr = SpikingRetriever(scfg)
         sr.add(store, ids)
-        out[f"spiking[{name}]"] = _median_ms(lambda sr=sr: sr.search(q1, 1), cfg.timing_repeats)
+        _time_ms(out, f"spiking[{name}]", lambda sr=sr: sr.search(q1, 1), cfg.timing_repeats)
     return out
 
 
@@ -603,7 +608,7 @@ def lif_baseline_markdown(report: dict[str, Any]) -> str:
                      f"| {a['mean_pairwise_readout_cos']:.3f} | {a['cos_readout_top_eigvec']:.3f} | {a['cos_readout_cue_positive_part']:.3f} | {a['wrong_to_eigen_item']:.2f} "
                      f"| {a['active_fraction_last10pct']:.2f} | {a['mean_rate']:.3f} | {a['top_eig_share']:.3f} |")
     t = report["timing_ms_per_query"]
-    lines += ["", f"## Single-query latency (ms, median, store of {int(t['store_size'])}; this shared CPU)", ""]
+    lines += ["", f"## Single-query latency (ms; fastest of the repeats, and `_median`; store of {int(t['store_size'])}; this shared CPU)", ""]
     lines += [f"- {k}: {v:.3f} ms" for k, v in t.items() if k != "store_size"]
     lines += ["", "## The note's claims", "", "| claim | reproduces (headline gain) | gains where it reproduces | measured |",
               "|---|---|---|---|"]
