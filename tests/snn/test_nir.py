@@ -61,3 +61,17 @@ def test_read_foreign_file_names_path(tmp_path):
         X.read(bad)
     with pytest.raises(ValueError, match="does not exist"):
         X.read(tmp_path / "missing.nir")
+
+
+def test_docs_snn_python_blocks_run(tmp_path, monkeypatch):
+    """The Python examples in docs/snn.md are executed so they never rot."""
+    import re
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "snn.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), flags=re.S)
+    assert blocks, "docs/snn.md has no python examples"
+    monkeypatch.chdir(tmp_path)
+    for code in blocks:
+        exec(compile(code, str(doc), "exec"), {})
+    assert (tmp_path / "encoder.nir").is_file() and (tmp_path / "wta.nir").is_file()
