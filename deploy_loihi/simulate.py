@@ -52,13 +52,10 @@ class SimulateConfig:
 
 
 def bundled_texts() -> list[str]:
-    """The demo corpus shipped with hybrid, plus the test distractors when the source tree is present."""
-    root = Path(__file__).resolve().parents[1]
-    texts = [json.loads(line)["text"] for line in (root / "hybrid" / "data" / "demo_corpus.jsonl").read_text().splitlines() if line.strip()]
-    extra = root / "tests" / "data" / "distractors.txt"
-    if extra.is_file():
-        texts += [t.strip() for t in extra.read_text().splitlines() if t.strip()]
-    return texts
+    """The demo corpus and the distractor sentences shipped with hybrid (``hybrid.data``)."""
+    from hybrid.data import demo_corpus, distractors
+
+    return [m["text"] for m in demo_corpus()] + distractors()
 
 
 def store_texts(path: str | Path) -> list[str]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from . import data
 from ._version import __version__
 from .errors import HHMemError
 from .memory import STORE_ENV, Memory, SearchResult, default_store_path
@@ -294,20 +295,6 @@ def stats(ctx, as_json):
         click.echo(f"{key:<15} {json.dumps(value) if isinstance(value, dict) else value}")
 
 
-def load_demo_corpus() -> list[tuple[str, dict]]:
-    """The bundled demo corpus: ``(text, metadata)`` pairs."""
-    from importlib.resources import files
-
-    lines = files("hybrid.data").joinpath("demo_corpus.jsonl").read_text(encoding="utf-8").splitlines()
-    return [(o["text"], o.get("metadata") or {}) for o in map(json.loads, filter(str.strip, lines))]
-
-
-def load_demo_queries() -> list[dict]:
-    from importlib.resources import files
-
-    return json.loads(files("hybrid.data").joinpath("demo_queries.json").read_text(encoding="utf-8"))
-
-
 @main.command()
 @click.option("--keep", is_flag=True, help="Keep the demo store (in --store) instead of a temporary folder.")
 @click.option("-k", default=3, show_default=True, type=click.IntRange(1, 50))
@@ -326,10 +313,10 @@ def demo(ctx, keep, k):
     try:
         mem = Memory.open(path, encoder=obj["model"])
         try:
-            corpus = load_demo_corpus()
+            corpus = [(m["text"], m.get("metadata") or {}) for m in data.demo_corpus()]
             click.echo(f"hhmem {__version__} demo: {len(corpus)} memories, encoder {mem.encoder.name} on {mem.retriever.device}")
             ingest(mem, corpus, namespace="demo", common={}, quiet=False)
-            queries = load_demo_queries()
+            queries = data.demo_queries()
             hits = 0
             scored = 0
             for q in queries:

@@ -11,12 +11,13 @@ import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from hybrid.data import demo_corpus, distractors, paraphrase_pairs
 
 from . import functional as F
 from .encoders import make_codec
@@ -32,23 +33,9 @@ DETERMINISTIC = ("rate", "latency", "sigma_delta")
 
 
 # --------------------------------------------------------------------------- data
-def _data_text(name: str) -> str:
-    return resources.files("snn").joinpath("data", name).read_text(encoding="utf-8")
-
-
-def paraphrase_pairs() -> list[dict[str, str]]:
-    """The bundled paraphrase pairs: ``[{"fact", "question"}, ...]``."""
-    return json.loads(_data_text("paraphrase_pairs.json"))
-
-
-def distractors() -> list[str]:
-    """The bundled background sentences."""
-    return [line.strip() for line in _data_text("distractors.txt").splitlines() if line.strip()]
-
-
 def default_corpus() -> list[str]:
     """The default round-trip corpus: demo corpus texts, paraphrase facts and questions, distractors."""
-    texts = [json.loads(line)["text"] for line in _data_text("demo_corpus.jsonl").splitlines() if line.strip()]
+    texts = [m["text"] for m in demo_corpus()]
     for p in paraphrase_pairs():
         texts += [p["fact"], p["question"]]
     texts += distractors()

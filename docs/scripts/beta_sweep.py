@@ -5,22 +5,16 @@ Run from the repository root: ``.venv/bin/python docs/scripts/beta_sweep.py``.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 
-from hybrid import HopfieldConfig, HopfieldRetriever
+from hybrid import HopfieldConfig, HopfieldRetriever, data
 from hybrid.encoder import load_encoder
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def main() -> None:
     enc = load_encoder("default", device="cpu")
-    pairs = json.loads((ROOT / "tests/data/paraphrase_pairs.json").read_text())
-    distractors = [s for s in (ROOT / "tests/data/distractors.txt").read_text().splitlines() if s.strip()]
-    demo = [json.loads(s)["text"] for s in (ROOT / "hybrid/data/demo_corpus.jsonl").read_text().splitlines() if s.strip()]
+    pairs, distractors = data.paraphrase_pairs(), data.distractors()
+    demo = [m["text"] for m in data.demo_corpus()]
     keys = enc.encode([p["fact"] for p in pairs] + distractors + demo)
     queries = enc.encode([p["question"] for p in pairs])
     gold = np.arange(len(pairs))

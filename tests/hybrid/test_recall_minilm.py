@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
-from hybrid import HopfieldConfig, Memory
-
-from ..conftest import TEST_DATA  # noqa: TID252
+from hybrid import HopfieldConfig, Memory, data
 
 MIN_TOP1 = 0.95
 MIN_RECALL_AT_5 = 0.99
@@ -20,8 +16,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def corpus():
-    pairs = json.loads((TEST_DATA / "paraphrase_pairs.json").read_text())
-    distractors = [s for s in (TEST_DATA / "distractors.txt").read_text().splitlines() if s.strip()]
+    pairs, distractors = data.paraphrase_pairs(), data.distractors()
     assert len(pairs) >= MIN_PAIRS and len(distractors) >= MIN_DISTRACTORS
     return pairs, distractors
 
