@@ -1,6 +1,6 @@
-"""Fusion retrieval for conversational memory: context keys, a BM25 index kept in sync, RRF and order spread.
+"""Fusion retrieval for conversational memory: context keys, a BM25 index kept in sync, RRF, order and entity spread.
 
-Three mechanisms, each usable alone (``docs/evaluation.md`` reports them alone and combined):
+Four mechanisms, each usable alone (``docs/evaluation.md`` reports them alone and combined):
 
 1. **Context keys** (at ingest, :func:`add_with_context`): besides its own text key, a memory of
    an ordered sequence (a conversation session) gets keys for ``previous + own`` and
@@ -22,9 +22,20 @@ Three mechanisms, each usable alone (``docs/evaluation.md`` reports them alone a
    where ``prev``/``next`` are the memories at positions ``p∓1`` of the same sequence (same
    namespace and metadata value of ``sequence_field``, position in ``position_field``). Evidence
    for a question often spans a question turn and its answer turn.
+4. **Entity spread** (one associative hop seeded by the fused ranking): the ``n_s`` best memories
+   ``S`` after step 3 pass part of their score to the memories sharing a rare term with them
+   (names, numbers, content-word stems of :func:`hybrid.linking.extract_terms` held by at most
+   ``max_df`` memories of the namespace — the same terms ``Memory`` uses for its entity links):
 
-Defaults (``k_0 = 10``, ``γ = 0.5``, equal weights, dense list without settle) were chosen on LoCoMo conversations 0–1 and
-confirmed on 2–4 (``docs/evaluation.md``).
+   .. math::
+       s''(m) = s'(m) + \\gamma_e \\sum_{a \\in S,\\, m \\in N_e(a)} s'(a)
+
+   Multi-session evidence (a person's books, pets, trips) often shares such a term with the
+   piece of evidence that is found first.
+
+Defaults (``k_0 = 10``, ``γ = 0.5``, equal weights, dense list without settle; ``γ_e = 0.2``,
+``n_s = 5``, ``max_df = 8``) were chosen on LoCoMo conversations 0–1 and confirmed on 2–4
+(``docs/evaluation.md``).
 
 Example:
     >>> from hybrid import Memory                                           # doctest: +SKIP
@@ -46,6 +57,7 @@ import numpy as np
 
 from .config import HopfieldConfig
 from .errors import InvalidInputError
+from .linking import extract_terms
 from .store import DEFAULT_NAMESPACE, Key
 
 #: Key kinds written by :func:`add_with_context`.
@@ -67,6 +79,11 @@ class FusionConfig:
             ``False`` (default) uses stage 1 alone (exact best-key cosine): on LoCoMo the settle
             lowered recall (docs/evaluation.md).
         sequence_field / position_field: metadata fields that place a memory in a sequence.
+        entity_spread: ``γ_e`` of the entity spread (0 disables it): the ``entity_seeds`` best
+            memories after the order spread pass ``γ_e`` times their score to every memory that
+            shares a rare term with them (:func:`entity_spread`).
+        entity_seeds: how many of the best memories spread along entity links.
+        entity_max_df: a term held by more memories than this links nothing (too common).
     """
 
     rrf_k: float = 10.0
@@ -77,16 +94,21 @@ class FusionConfig:
     settle: bool = False
     sequence_field: str = "session"
     position_field: str = "position"
+    entity_spread: float = 0.2
+    entity_seeds: int = 5
+    entity_max_df: int = 8
 
     def __post_init__(self) -> None:
-        for name in ("rrf_k", "dense_weight", "lexical_weight", "spread"):
+        for name in ("rrf_k", "dense_weight", "lexical_weight", "spread", "entity_spread"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0:
                 raise InvalidInputError(f"FusionConfig.{name} must be a finite number >= 0, got {v!r}")
         if self.dense_weight == 0 and self.lexical_weight == 0:
             raise InvalidInputError("FusionConfig: dense_weight and lexical_weight cannot both be 0")
-        if not isinstance(self.depth, int) or self.depth < 1:
-            raise InvalidInputError(f"FusionConfig.depth must be an int >= 1, got {self.depth!r}")
+        for name in ("depth", "entity_seeds", "entity_max_df"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise InvalidInputError(f"FusionConfig.{name} must be an int >= 1, got {v!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -134,6 +156,53 @@ def order_spread(scores: Mapping[int, float], neighbours: Mapping[int, Sequence[
     for m in touched:
         best = max((scores.get(n, 0.0) for n in neighbours.get(m, ())), default=0.0)
         out[m] = scores.get(m, 0.0) + gamma * max(best, 0.0)
+    return out
+
+
+def term_neighbours(terms: Sequence[set[str]], max_df: int, groups: Sequence[Any] | None = None) -> list[list[int]]:
+    """Items that share a rare term: ``N_e(i) = {j ≠ i : T_i ∩ T_j ∩ {t : df(t) ≤ max_df} ≠ ∅}``.
+
+    ``df(t)`` counts the items holding ``t``, within the item's group when ``groups`` is given
+    (e.g. namespaces, which never link to each other). Returns sorted neighbour positions per
+    item. In the example ``"x"`` is held by 3 > ``max_df`` items and links nothing.
+
+    Example:
+        >>> term_neighbours([{"a", "x"}, {"a"}, {"x"}, {"x"}], max_df=2)
+        [[1], [0], [], []]
+    """
+    if groups is not None and len(groups) != len(terms):
+        raise InvalidInputError(f"groups has {len(groups)} entries for {len(terms)} term sets")
+    holders: dict[tuple[Any, str], list[int]] = {}
+    for i, ts in enumerate(terms):
+        g = None if groups is None else groups[i]
+        for t in ts:
+            holders.setdefault((g, t), []).append(i)
+    nb: list[set[int]] = [set() for _ in terms]
+    for h in holders.values():
+        if 2 <= len(h) <= max_df:
+            for a in h:
+                nb[a].update(h)
+    return [sorted(x - {i}) for i, x in enumerate(nb)]
+
+
+def entity_spread(scores: Mapping[int, float], neighbours: Mapping[int, Sequence[int]], gamma: float,
+                  seeds: int) -> dict[int, float]:
+    """``s'(m) = s(m) + γ_e Σ_{a ∈ S, m ∈ N_e(a)} s(a)``, ``S`` = the ``seeds`` best-scored items (ties: smaller id).
+
+    One associative hop from the best current hits: a memory that shares a rare entity or key
+    phrase with several of them collects from each. Seeds are not re-seeded (one hop only).
+
+    Example:
+        >>> entity_spread({1: 1.0, 2: 0.5, 3: 0.1}, {1: [3, 4], 2: [4]}, 0.2, seeds=2)
+        {1: 1.0, 2: 0.5, 3: 0.30000000000000004, 4: 0.30000000000000004}
+    """
+    if gamma == 0 or seeds < 1:
+        return dict(scores)
+    top = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:seeds]
+    out = dict(scores)
+    for a, sa in top:
+        for m in neighbours.get(a, ()):
+            out[m] = out.get(m, 0.0) + gamma * sa
     return out
 
 
@@ -246,6 +315,7 @@ class LexicalIndex:
         self._ids = np.zeros(0, dtype=np.int64)
         self._ns: list[str] = []
         self._meta: list[dict] = []
+        self._texts: list[str] = []
         self._bm25 = None
 
     def _sync(self) -> None:
@@ -258,6 +328,7 @@ class LexicalIndex:
         self._ids = np.array([r[0] for r in rows], dtype=np.int64)
         self._ns = [r[1] for r in rows]
         self._meta = [json.loads(r[3]) if r[3] else {} for r in rows]
+        self._texts = [r[2] for r in rows]
         self._bm25 = None
         if rows:
             self._bm25 = bm25s.BM25()
@@ -270,6 +341,12 @@ class LexicalIndex:
         with self._lock:
             self._sync()
             return self._ids, self._ns, self._meta
+
+    def texts(self) -> tuple[np.ndarray, list[str], list[str]]:
+        """``(ids, namespaces, texts)`` of the indexed memories (synced first)."""
+        with self._lock:
+            self._sync()
+            return self._ids, self._ns, self._texts
 
     def search(self, queries: Sequence[str], k: int, *, namespace: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """BM25 ``(scores, ids)`` ``[n, k]`` with the retrieval contract's padding; zero scores dropped."""
@@ -299,7 +376,7 @@ class LexicalIndex:
 
 
 class FusionSearcher:
-    """Dense Hopfield recall + BM25, fused by RRF, then order spread (the retrieval contract on top).
+    """Dense Hopfield recall + BM25, fused by RRF, then order spread and entity spread (the retrieval contract on top).
 
     Args:
         memory: an open :class:`~hybrid.memory.Memory`.
@@ -312,6 +389,8 @@ class FusionSearcher:
         self.lexical = LexicalIndex(memory.store)
         self._nb_version: tuple | None = None
         self._neighbours: dict[int, list[int]] = {}
+        self._ent_version: tuple | None = None
+        self._entity_nb: dict[int, list[int]] = {}
 
     def neighbours(self) -> dict[int, list[int]]:
         """Sequence neighbours ``{id: [prev, next]}`` from the memories' metadata."""
@@ -329,6 +408,18 @@ class FusionSearcher:
             nb[mid] = [place[key] for key in ((n, seq, pos - 1), (n, seq, pos + 1)) if key in place]
         self._neighbours, self._nb_version = nb, version
         return nb
+
+    def entity_neighbours(self) -> dict[int, list[int]]:
+        """Memories sharing a rare term (``hybrid.linking.extract_terms``), per namespace: ``{id: [ids]}``."""
+        ids, ns, texts = self.lexical.texts()
+        version = (self.lexical._version, self.config.entity_max_df)
+        if version == self._ent_version:
+            return self._entity_nb
+        nb = term_neighbours([extract_terms(t) for t in texts], self.config.entity_max_df, ns)
+        idl = ids.tolist()
+        self._entity_nb = {idl[i]: [idl[j] for j in row] for i, row in enumerate(nb) if row}
+        self._ent_version = version
+        return self._entity_nb
 
     def search_ids(
         self, queries: Sequence[str], k: int = 5, *, namespace: str | None = None
@@ -350,10 +441,12 @@ class FusionSearcher:
             weights.append(cfg.lexical_weight)
         fused = reciprocal_rank_fusion(lists, weights, cfg.rrf_k)
         nb = self.neighbours() if cfg.spread > 0 else {}
+        enb = self.entity_neighbours() if cfg.entity_spread > 0 else {}
         out_s = np.full((len(queries), k), -np.inf, dtype=np.float32)
         out_i = np.full((len(queries), k), -1, dtype=np.int64)
         for r, sc in enumerate(fused):
-            out_s[r], out_i[r] = top_k(order_spread(sc, nb, cfg.spread), k)
+            sc = entity_spread(order_spread(sc, nb, cfg.spread), enb, cfg.entity_spread, cfg.entity_seeds)
+            out_s[r], out_i[r] = top_k(sc, k)
         return out_s, out_i
 
     def search(self, query: str, k: int = 5, *, namespace: str | None = None) -> list:

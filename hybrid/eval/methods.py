@@ -7,7 +7,8 @@ list of document positions (best first, at most ``depth``) per query.
 - ``bm25``: BM25 (``bm25s``, English stop words) over the same document texts.
 - ``hhmem``: :class:`~hybrid.memory.Memory` single-hop recall (two-stage Hopfield, default settings).
 - ``hhmem-multihop``: ``Memory.search_batch(..., hops=H)`` when the installed Memory has it.
-- ``hhmem-fusion`` and its ablations: :mod:`hybrid.fusion` (context keys, BM25 RRF, order spread).
+- ``hhmem-fusion`` and its ablations: :mod:`hybrid.fusion` (context keys, BM25 RRF, order spread,
+  entity spread).
 """
 
 from __future__ import annotations
@@ -172,8 +173,10 @@ def standard_methods(encoder: TextEncoder, *, ablations: bool = True, hops: int 
     """Baselines, hhmem single-hop, multi-hop (when available), hhmem-fusion and (optionally) its ablations.
 
     Ablations start from ``hhmem-stage1`` (the memory's stage-1 ranking: best-key cosine, no
-    settle) and add components alone and in pairs (``+context``, ``+bm25-rrf``, ``+spread``);
-    ``hhmem-fusion+settle`` is the full fusion with the Hopfield settle on the dense list.
+    settle) and add components alone and in pairs (``+context``, ``+bm25-rrf``, ``+spread``,
+    ``+entity``); ``+context+bm25-rrf+spread`` is the full fusion without the entity spread (the
+    previous default); ``hhmem-fusion+settle`` is the full fusion with the Hopfield settle on the
+    dense list.
     """
     f = DEFAULT_FUSION
     methods: list[Method] = [
@@ -188,13 +191,16 @@ def standard_methods(encoder: TextEncoder, *, ablations: bool = True, hops: int 
             return FusionConfig(**{**f.to_dict(), **kw})
 
         methods += [
-            HHMem(encoder, HHMemSpec(fusion=cfg(lexical_weight=0.0, spread=0.0)), "hhmem-stage1"),
-            HHMem(encoder, HHMemSpec(context=True, fusion=cfg(lexical_weight=0.0, spread=0.0)), "+context"),
-            HHMem(encoder, HHMemSpec(fusion=cfg(spread=0.0)), "+bm25-rrf"),
-            HHMem(encoder, HHMemSpec(fusion=cfg(lexical_weight=0.0)), "+spread"),
-            HHMem(encoder, HHMemSpec(context=True, fusion=cfg(spread=0.0)), "+context+bm25-rrf"),
-            HHMem(encoder, HHMemSpec(context=True, fusion=cfg(lexical_weight=0.0)), "+context+spread"),
-            HHMem(encoder, HHMemSpec(fusion=cfg()), "+bm25-rrf+spread"),
+            HHMem(encoder, HHMemSpec(fusion=cfg(lexical_weight=0.0, spread=0.0, entity_spread=0.0)), "hhmem-stage1"),
+            HHMem(encoder, HHMemSpec(context=True, fusion=cfg(lexical_weight=0.0, spread=0.0, entity_spread=0.0)),
+                  "+context"),
+            HHMem(encoder, HHMemSpec(fusion=cfg(spread=0.0, entity_spread=0.0)), "+bm25-rrf"),
+            HHMem(encoder, HHMemSpec(fusion=cfg(lexical_weight=0.0, entity_spread=0.0)), "+spread"),
+            HHMem(encoder, HHMemSpec(fusion=cfg(lexical_weight=0.0, spread=0.0)), "+entity"),
+            HHMem(encoder, HHMemSpec(context=True, fusion=cfg(spread=0.0, entity_spread=0.0)), "+context+bm25-rrf"),
+            HHMem(encoder, HHMemSpec(context=True, fusion=cfg(lexical_weight=0.0, entity_spread=0.0)), "+context+spread"),
+            HHMem(encoder, HHMemSpec(fusion=cfg(entity_spread=0.0)), "+bm25-rrf+spread"),
+            HHMem(encoder, HHMemSpec(context=True, fusion=cfg(entity_spread=0.0)), "+context+bm25-rrf+spread"),
             HHMem(encoder, HHMemSpec(context=True, fusion=cfg(settle=True)), "hhmem-fusion+settle"),
         ]
     methods.append(HHMem(encoder, HHMemSpec(context=True, fusion=f), "hhmem-fusion"))

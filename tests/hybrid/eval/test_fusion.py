@@ -13,8 +13,10 @@ from hybrid.fusion import (
     FusionSearcher,
     add_with_context,
     context_texts,
+    entity_spread,
     order_spread,
     reciprocal_rank_fusion,
+    term_neighbours,
 )
 
 ATOL = 1e-12
@@ -38,6 +40,33 @@ def test_order_spread_hand_values():
     assert order_spread({1: 1.0}, nb, 0.0) == {1: 1.0}
 
 
+def test_term_neighbours_hand_values():
+    terms = [{"e:anna", "k:pottery"}, {"e:anna"}, {"k:pottery", "n:2021"}, {"n:2021"}, {"k:pottery"}]
+    # e:anna held by {0, 1}; k:pottery by {0, 2, 4}; n:2021 by {2, 3}.
+    assert term_neighbours(terms, max_df=3) == [[1, 2, 4], [0], [0, 3, 4], [2], [0, 2]]
+    # max_df = 2 drops k:pottery (df 3).
+    assert term_neighbours(terms, max_df=2) == [[1], [0], [3], [2], []]
+    # Groups (namespaces) never link: with 0, 1 in group "a" and the rest in "b", e:anna still links
+    # 0-1, k:pottery has df 2 in "b" ({2, 4}) and df 1 in "a".
+    assert term_neighbours(terms, max_df=2, groups=["a", "a", "b", "b", "b"]) == [[1], [0], [3, 4], [2], [2]]
+    with pytest.raises(InvalidInputError, match="groups"):
+        term_neighbours(terms, 2, groups=["a"])
+
+
+def test_entity_spread_hand_values():
+    scores = {1: 1.0, 2: 0.5, 3: 0.1}
+    nb = {1: [3, 4], 2: [4], 3: [5]}
+    out = entity_spread(scores, nb, 0.2, seeds=2)
+    # seeds = {1, 2}: 3 gets 0.2*1.0, 4 gets 0.2*1.0 + 0.2*0.5; 3 is no seed, so 5 gets nothing.
+    assert out[1] == 1.0 and out[2] == 0.5
+    assert out[3] == pytest.approx(0.1 + 0.2, abs=ATOL)
+    assert out[4] == pytest.approx(0.2 + 0.1, abs=ATOL)
+    assert 5 not in out
+    # Ties among seeds go to the smaller id; seeds = 1 picks id 1 of {1: 1.0, 2: 1.0}.
+    assert entity_spread({2: 1.0, 1: 1.0}, {1: [7], 2: [8]}, 0.5, seeds=1) == {2: 1.0, 1: 1.0, 7: 0.5}
+    assert entity_spread(scores, nb, 0.0, seeds=2) == scores
+
+
 def test_context_texts_respect_sequences():
     out = context_texts(["a", "b", "c", "d"], [1, 1, 1, 2])
     assert out[0] == [(CONTEXT_NEXT, "a b")]
@@ -53,6 +82,11 @@ def test_config_validation():
         FusionConfig(rrf_k=-1)
     with pytest.raises(InvalidInputError, match="both be 0"):
         FusionConfig(dense_weight=0, lexical_weight=0)
+    with pytest.raises(InvalidInputError, match="entity_spread"):
+        FusionConfig(entity_spread=float("nan"))
+    for name in ("entity_seeds", "entity_max_df", "depth"):
+        with pytest.raises(InvalidInputError, match=name):
+            FusionConfig(**{name: 0})
 
 
 def _conversation(mem):
@@ -100,3 +134,20 @@ def test_fused_search_contract_and_namespace(hash_memory):
     assert only[0, 0] == other and (only[0, 1:] == -1).all()
     with pytest.raises(InvalidInputError, match="k must be"):
         fs.search_ids(["x"], 0)
+
+
+def test_entity_spread_reaches_another_session(hash_memory):
+    texts = ["I adopted a puppy called Oliver.", "Nice!", "We went hiking in the Alps.",
+             "Oliver chewed my running shoes today.", "The weather was grey."]
+    meta = [{"session": "s1", "position": i} for i in range(3)] + [{"session": "s2", "position": i} for i in range(2)]
+    ids = add_with_context(hash_memory, texts, metadata=meta)
+    hash_memory.add(["Oliver is also the name of my cousin."], namespace="other")
+    off = FusionSearcher(hash_memory, FusionConfig(dense_weight=0.0, spread=0.0, entity_spread=0.0))
+    on = FusionSearcher(hash_memory, FusionConfig(dense_weight=0.0, spread=0.0, entity_spread=0.2, entity_seeds=1))
+    s0, got0 = off.search_ids(["puppy adopted"], 3, namespace="default")
+    assert got0[0, 0] == ids[0] and (got0[0, 1:] == -1).all(), "BM25 alone finds only the puppy turn"
+    s1, got1 = on.search_ids(["puppy adopted"], 3, namespace="default")
+    assert got1[0, 0] == ids[0] and got1[0, 1] == ids[3], "the turn sharing 'Oliver' (other session) follows"
+    assert s1[0, 1] == pytest.approx(0.2 * s1[0, 0], abs=1e-6)
+    assert got1[0, 2] == -1, "the other namespace's 'Oliver' memory is not linked"
+    assert on.entity_neighbours()[ids[0]] == [ids[3]]
