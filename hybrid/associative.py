@@ -84,6 +84,10 @@ class AssociativeConfig:
         min_strength: smallest association strength (0..1) a spread result needs.
         hop_decay: factor applied to a score at each hop of a multi-hop search.
         quant_scale: scale of the int8 quantisation of embeddings.
+        center: subtract a fixed centre (the mean embedding of the store when the index was
+            created, saved with the projection) before projecting; sentence embeddings share a
+            large common component, and removing it is what makes the codes of similar memories
+            separable (measured in docs/associative.md).
     """
 
     code_dim: int = 8192
@@ -94,6 +98,7 @@ class AssociativeConfig:
     min_strength: float = 0.5
     hop_decay: float = 0.7
     quant_scale: int = F.QUANT_SCALE
+    center: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.code_dim, int) or self.code_dim < 2:
@@ -178,6 +183,8 @@ class AssociativeIndex:
             raise InvalidInputError(f"projection must be int8 [{n}, {self.dim}], got {projection.dtype} {tuple(projection.shape)}")
         self.projection = projection
         self._proj_f = projection.float()
+        #: Fixed centre subtracted before projecting (zeros until :meth:`fit_centre`).
+        self.centre = np.zeros(self.dim, dtype=np.float32)
         self.w: torch.Tensor | None = None
         self._saturated = False
         self._codes = torch.empty((0, self.config.k), dtype=torch.int64)
@@ -212,11 +219,30 @@ class AssociativeIndex:
     def __contains__(self, memory_id: int) -> bool:
         return int(memory_id) in self._row_of
 
+    def fit_centre(self, vectors: np.ndarray) -> None:
+        """Set the centre to the mean of ``vectors [n, d]`` (only before any code exists; no-op
+        when ``config.center`` is off or fewer than 2 vectors are given)."""
+        if self._size:
+            raise InvalidInputError("the centre can only be set before the first code is registered")
+        v = np.asarray(vectors, dtype=np.float32)
+        if self.config.center and v.ndim == 2 and v.shape[0] >= 2:
+            self.centre = v.mean(axis=0).astype(np.float32)
+
+    def centred(self, vectors: np.ndarray) -> np.ndarray:
+        """``(x - μ) / ‖x - μ‖`` (rows equal to the centre stay as they are)."""
+        x = np.asarray(vectors, dtype=np.float32)
+        if not self.centre.any():
+            return x
+        y = x - self.centre
+        n = np.linalg.norm(y, axis=1, keepdims=True)
+        return np.where(n > 1e-6, y / np.maximum(n, 1e-12), x).astype(np.float32)
+
     def encode(self, vectors: np.ndarray | torch.Tensor) -> torch.Tensor:
         """Winners ``[n, k]`` (int64, sorted) of unit embeddings ``[n, d]`` (pattern separation)."""
-        x = torch.as_tensor(np.asarray(vectors, dtype=np.float32))
-        if x.ndim != 2 or x.shape[1] != self.dim:
-            raise InvalidInputError(f"vectors must be [n, {self.dim}], got shape {tuple(x.shape)}")
+        arr = np.asarray(vectors, dtype=np.float32)
+        if arr.ndim != 2 or arr.shape[1] != self.dim:
+            raise InvalidInputError(f"vectors must be [n, {self.dim}], got shape {tuple(arr.shape)}")
+        x = torch.from_numpy(self.centred(arr))
         if x.shape[0] == 0:
             return torch.empty((0, self.k), dtype=torch.int64)
         out = []
@@ -567,6 +593,7 @@ class AssociativeIndex:
             "code_ids": torch.from_numpy(self._row_ids[: self._size][live].copy()),
             "code_winners": self._codes[rows].to(torch.int32).contiguous(),
             "edges": torch.tensor(edges, dtype=torch.int64).reshape(-1, 2),
+            "centre": torch.from_numpy(self.centre.copy()),
         }
         if self.w is not None:
             t["w"] = self.w.contiguous()
@@ -616,6 +643,7 @@ class AssociativeIndex:
         try:
             config = AssociativeConfig(**json.loads(meta["config"]))
             idx = cls(int(meta["dim"]), config, projection=tensors["projection"])
+            idx.centre = tensors["centre"].numpy().astype(np.float32)
             ids = tensors["code_ids"].tolist()
             idx.set_winners(ids, tensors["code_winners"].to(torch.int64))
             idx._reindex()
@@ -666,6 +694,10 @@ class StoreAssociations:
                 self._from_file = True
                 return idx, int(meta.get("link_seq", 0)), int(meta.get("change_seq", 0))
         idx = AssociativeIndex(self.store.dim, config)
+        mids, vecs = self.store.all_keys()
+        if len(mids):
+            _, first = np.unique(mids, return_index=True)
+            idx.fit_centre(vecs[first])  # frozen from now on (saved in the checkpoint)
         link_seq = int(self.store.query("SELECT COALESCE(MAX(seq), 0) FROM assoc_log")[0][0])
         change_seq = self.store.last_change()
         edges = [(int(a), int(b)) for a, b in self.store.query("SELECT DISTINCT src, dst FROM assoc_links")]

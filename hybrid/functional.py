@@ -520,17 +520,25 @@ def project_int(x_q: torch.Tensor, projection: torch.Tensor) -> torch.Tensor:
     return (x_q.float() @ projection.float().T).round_().to(torch.int32)
 
 
-def pattern_separate(x: torch.Tensor, projection: torch.Tensor, k: int, scale: int = QUANT_SCALE) -> torch.Tensor:
-    """Sparse code of unit embeddings: ``kwta(P · quantize(x), k)`` -> winners ``[B, k]`` (sorted, int64).
+def pattern_separate(
+    x: torch.Tensor, projection: torch.Tensor, k: int, scale: int = QUANT_SCALE, centre: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Sparse code of embeddings: ``kwta(P · quantize(unit(x - μ)), k)`` -> winners ``[B, k]`` (sorted, int64).
 
     .. math::
-        \\mathrm{code}(x) = \\mathcal{W}_k\\big(P \\, \\mathrm{clip}(\\mathrm{round}(s x))\\big)
+        \\mathrm{code}(x) = \\mathcal{W}_k\\Big(P \\, \\mathrm{clip}\\big(\\mathrm{round}\\big(s \\tfrac{x - \\mu}{\\lVert x - \\mu \\rVert}\\big)\\big)\\Big)
+
+    ``μ`` (``centre``, default 0) is the fixed centre saved with the projection.
 
     Example:
         >>> P = sign_projection(8, 64, seed=0)
         >>> pattern_separate(torch.nn.functional.normalize(torch.ones(1, 8), dim=1), P, 4).shape
         torch.Size([1, 4])
     """
+    if centre is not None:
+        y = x.float() - centre.float()
+        n = torch.linalg.vector_norm(y, dim=1, keepdim=True)
+        x = torch.where(n > 1e-6, y / n.clamp_min(1e-12), x.float())
     return kwta(project_int(quantize_unit(x, scale), projection), k)
 
 

@@ -217,3 +217,25 @@ def test_numpy_kwta_twin_matches_reference():
         h = torch.randint(-3, 4, (4, 64), generator=g, dtype=torch.int32)
         k = int(torch.randint(1, 64, (1,), generator=g))
         assert np.array_equal(kwta_np(h.numpy(), k), F.kwta(h, k).numpy())
+
+
+def test_centred_codes_match_reference_and_persist(tmp_path):
+    x = unit_vectors(200)
+    idx = AssociativeIndex(DIM, AssociativeConfig(code_dim=N_CODE, k=K, seed=SEED))
+    idx.fit_centre(x)
+    idx.set_codes(list(range(200)), x)
+    ref = F.pattern_separate(torch.from_numpy(x), idx.projection, K, centre=torch.from_numpy(idx.centre))
+    assert torch.equal(idx.encode(x), ref), "index codes must equal the centred reference"
+    with pytest.raises(InvalidInputError, match="centre"):
+        idx.fit_centre(x)
+    idx.save(tmp_path / ASSOC_FILE)
+    back, _ = AssociativeIndex.load(tmp_path / ASSOC_FILE)
+    assert np.array_equal(back.centre, idx.centre) and torch.equal(back.encode(x), ref)
+
+
+def test_centre_off_keeps_raw_codes():
+    x = unit_vectors(20)
+    idx = AssociativeIndex(DIM, AssociativeConfig(code_dim=N_CODE, k=K, center=False))
+    idx.fit_centre(x)
+    assert not idx.centre.any()
+    assert torch.equal(idx.encode(x), F.pattern_separate(torch.from_numpy(x), idx.projection, K))
