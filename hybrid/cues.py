@@ -3,8 +3,8 @@
 A memory is found when any of its keys matches the query (the retriever scores each memory by
 its best key). Key kinds (:class:`KeyKind`):
 
-- ``question``: question-form rewrites of each sentence ("I moved to Paris in 2019." ->
-  "When did I move to Paris?", "Where did I move?", "What about moved Paris 2019?");
+- ``question``: question-form rewrites of each sentence that keep everything but the asked-for
+  part ("I moved to Paris in 2019." -> "When did I move to Paris?", "Where did I move in 2019?");
 - ``keyphrase``: the memory's entities and content words only ("paris 2019 moved");
 - ``sentence``: each sentence of a multi-sentence memory on its own;
 - ``stripped``: the text without a leading ``Speaker:`` label, greetings and fillers.
@@ -80,34 +80,39 @@ def keyphrases(text: str) -> str:
 
 
 def _question_forms(sentence: str) -> list[str]:
+    """Questions a sentence answers, each keeping everything but the asked-for part.
+
+    "Alice moved to Paris in 2019." -> "When did Alice move to Paris?",
+    "Where did Alice move in 2019?"; "Maya adopted a kitten in Denver." -> "What did Maya adopt
+    in Denver?". Short generic questions ("What did Alice do?") are not made: they would match
+    every memory of the same person equally.
+    """
     s = strip_speaker(sentence).rstrip(" .!?")
-    if len(s.split()) < 3 or s.endswith("?"):
-        return []
-    out = []
     words = s.split()
-    # "<subject> <past verb> <rest>" -> "did <subject> <verb> <rest>"
-    verb_at = next((i for i, w in enumerate(words[:4]) if w.lower() in _PAST), None)
-    if _TIME.search(s):
-        body = _TIME.sub("", s)
-        body = re.sub(r"\s{2,}", " ", body).strip(" ,")
-        if verb_at is not None:
-            bw = body.split()
-            j = next((i for i, w in enumerate(bw) if w.lower() in _PAST), None)
-            if j is not None:
-                bw[j] = _PAST[bw[j].lower()]
-                body = "did " + " ".join(bw)
-        out.append(f"When {body}?")
-    place = _PLACE.search(s)
-    if place and verb_at is not None:
-        subj = " ".join(words[:verb_at])
-        out.append(f"Where did {subj} {_PAST[words[verb_at].lower()]}?".replace("  ", " "))
-    if verb_at is not None and verb_at + 1 < len(words):
-        subj = " ".join(words[:verb_at])
-        out.append(f"What did {subj} {_PAST[words[verb_at].lower()]}?".replace("  ", " "))
-    kp = keyphrases(s)
-    if kp:
-        out.append(f"What about {kp}?")
-    return out
+    if len(words) < 3 or s.endswith("?"):
+        return []
+    verb_at = next((i for i, w in enumerate(words[:5]) if w.lower() in _PAST), None)
+    if verb_at is None:
+        return []
+    subj = " ".join(words[:verb_at]) or "someone"
+    base = _PAST[words[verb_at].lower()]
+    rest = " ".join(words[verb_at + 1 :])
+    out = []
+
+    def tidy(t: str) -> str:
+        return re.sub(r"\s{2,}", " ", t).strip(" ,")
+
+    if _TIME.search(rest):
+        out.append(f"When did {subj} {base} {tidy(_TIME.sub('', rest))}?")
+    place = _PLACE.search(rest)
+    if place:
+        out.append(f"Where did {subj} {base} {tidy(rest[: place.start()] + rest[place.end() :])}?")
+    # the object: words after the verb up to the first preposition / time expression
+    obj = re.match(r"^(.*?)(?=\b(?:in|at|to|from|on|with|for|during|after|before|last|next)\b|$)", rest)
+    if obj and obj.group(1).strip() and len(obj.group(1).split()) <= 6:
+        remainder = tidy(rest[obj.end() :])
+        out.append(f"What did {subj} {base}{' ' + remainder if remainder else ''}?")
+    return [tidy(q.replace(" ?", "?")) for q in out]
 
 
 def question_keys(text: str) -> list[tuple[str, str]]:
