@@ -12,6 +12,7 @@ Symbols (as in Ramsauer et al., "Hopfield Networks is All You Need", 2020):
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 #: Score used to pad results when fewer than ``k`` stored patterns exist.
@@ -82,7 +83,7 @@ def topk_unsorted(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Ten
     b, n = scores.shape
     c = TOPK_CHUNK
     m = n // c
-    if n < 8192 or m < 4 * k or not scores.is_contiguous():
+    if n < 8192 or m < 4 * k or (b == 1 and n < 65536) or not scores.is_contiguous():  # measured: plain top-k wins there
         return torch.topk(scores, k, dim=1, largest=True, sorted=False)
     chunks = scores.as_strided((b, c, m), (scores.stride(0), m, 1))  # chunks[:, t, j] = scores[:, j + m t]
     best = torch.topk(chunks.amax(dim=1), k, dim=1, largest=True, sorted=False).indices  # [B, k]
@@ -338,11 +339,13 @@ def rerank_candidates(
             torch.tensor(0),
         )
     cand_scores, cand_rows = topk_unsorted(sims, kk)
+    if rows is not None:
+        cand_rows = torch.gather(rows, 1, cand_rows)
+    if sims.device.type == "cpu" and sims.shape[0] <= SMALL_BATCH_NUMPY:
+        return _stage2_numpy(cand_scores, cand_rows, queries, keys, k, beta, max_steps, eps)
     if max_steps <= 0:
         cand_scores, order = torch.sort(cand_scores, dim=1, descending=True, stable=True)
         cand_rows = torch.gather(cand_rows, 1, order)
-    if rows is not None:
-        cand_rows = torch.gather(rows, 1, cand_rows)
     invalid = torch.isneginf(cand_scores) | (cand_rows < 0)
     has_invalid = bool(invalid.any())
     if has_invalid:
@@ -361,6 +364,93 @@ def rerank_candidates(
     if has_invalid:
         rows_out = rows_out.masked_fill(torch.isneginf(scores), PAD_ID)
     return take_k(scores, rows_out, k) + (steps,)
+
+
+#: On CPU, batches up to this size run stage 2 in NumPy (per-operation overhead ~1 µs instead of
+#: ~5 µs for torch on these ``[B, K]`` / ``[B, K, K]`` arrays; see docs/performance.md).
+SMALL_BATCH_NUMPY = 8
+
+
+def settle_gram_numpy(
+    xi: np.ndarray, patterns: np.ndarray, beta: float, max_steps: int, eps: float, valid: np.ndarray | None = None
+) -> tuple[np.ndarray, int]:
+    """NumPy twin of :func:`hopfield_settle_gram` (same equations and stop rule), float32.
+
+    Args:
+        xi: ``[B, d]``; patterns: ``[B, K, d]``; valid: optional ``[B, K]`` bool.
+
+    Returns:
+        ``(cosines [B, K], steps)``.
+    """
+    s = np.matmul(patterns, xi[:, :, None])[:, :, 0]
+    if max_steps <= 0:
+        return s / np.maximum(np.linalg.norm(xi, axis=1, keepdims=True), 1e-12), 0
+    gram = np.matmul(patterns, patterns.transpose(0, 2, 1))
+    neg = None
+    if valid is not None:
+        neg = np.where(valid, np.float32(0), np.float32(-np.inf))
+        any_valid = valid.any(axis=1)
+    a = a_prev = s
+    steps = 0
+    eps2 = float(eps) * float(eps)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for t in range(max_steps):
+            logits = s * np.float32(beta) if neg is None else s * np.float32(beta) + neg
+            top = logits.max(axis=1, keepdims=True)
+            if neg is not None:
+                top = np.where(np.isfinite(top), top, np.float32(0))
+            e = np.exp(logits - top)
+            a = e / e.sum(axis=1, keepdims=True)
+            if neg is not None:
+                a = np.nan_to_num(a, nan=0.0)
+            if t == 0:
+                diff = np.matmul(a[:, None, :], patterns)[:, 0] - xi
+                d2 = (diff * diff).sum(axis=1)
+                if neg is not None:
+                    d2 = np.where(any_valid, d2, np.float32(0))
+            s_new = np.matmul(gram, a[:, :, None])[:, :, 0]
+            if t > 0:
+                d2 = ((a - a_prev) * (s_new - s)).sum(axis=1)
+            s, a_prev = s_new, a
+            steps += 1
+            if float(d2.max()) < eps2:
+                break
+    norm = np.sqrt(np.maximum((a * s).sum(axis=1, keepdims=True), np.float32(1e-24)))
+    return s / norm, steps
+
+
+def _stage2_numpy(
+    cand_scores: torch.Tensor, cand_rows: torch.Tensor, queries: torch.Tensor, keys: torch.Tensor,
+    k: int, beta: float, max_steps: int, eps: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Stage 2 of :func:`rerank_candidates` for small CPU batches, in NumPy; same results."""
+    cs = cand_scores.numpy()
+    cr = cand_rows.numpy()
+    invalid = np.isneginf(cs) | (cr < 0)
+    has_invalid = bool(invalid.any())
+    if has_invalid:
+        cr = np.where(invalid, PAD_ID, cr)
+        cs = np.where(invalid, np.float32(PAD_SCORE), cs)
+    steps = 0
+    if max_steps <= 0:
+        scores = cs
+    else:
+        b, kk = cr.shape
+        safe = np.maximum(cr, 0) if has_invalid else cr
+        if keys.dtype == torch.float32:
+            cand = keys.numpy()[safe]
+        else:
+            cand = keys.index_select(0, torch.from_numpy(safe.reshape(-1))).float().numpy().reshape(b, kk, -1)
+        xi = queries.float().numpy()
+        scores, steps = settle_gram_numpy(xi, cand, beta, max_steps, eps, ~invalid if has_invalid else None)
+        if has_invalid:
+            scores = np.where(invalid, np.float32(PAD_SCORE), scores)
+    order = np.argsort(-scores, axis=1, kind="stable")
+    scores = np.take_along_axis(scores, order, axis=1).astype(np.float32, copy=False)
+    rows = np.take_along_axis(cr, order, axis=1)
+    if has_invalid:
+        rows = np.where(np.isneginf(scores), PAD_ID, rows)
+    return take_k(torch.from_numpy(scores), torch.from_numpy(rows), k) + (torch.tensor(steps, dtype=torch.int64),)
 
 
 def take_k(scores: torch.Tensor, rows: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -40,10 +40,11 @@ def _unit(n, d, gen):
 
 @pytest.mark.parametrize("max_steps", [0, 1, 3, 10])
 @pytest.mark.parametrize("masked", [False, True])
-def test_two_stage_equals_reference_settle(max_steps, masked):
-    gen = torch.Generator().manual_seed(max_steps + 10 * masked)
+@pytest.mark.parametrize("batch", [1, F.SMALL_BATCH_NUMPY, 16])  # NumPy stage 2 up to SMALL_BATCH_NUMPY, torch above
+def test_two_stage_equals_reference_settle(max_steps, masked, batch):
+    gen = torch.Generator().manual_seed(max_steps + 10 * masked + 100 * batch)
     keys = _unit(600, 32, gen)
-    q = torch.nn.functional.normalize(keys[:16] + 0.3 * torch.randn(16, 32, generator=gen), dim=1)
+    q = torch.nn.functional.normalize(keys[:batch] + 0.3 * torch.randn(batch, 32, generator=gen), dim=1)
     mask = (torch.rand(600, generator=gen) < 0.03) if masked else None  # ~18 keys: fewer than K
     ref = _reference(q, keys, 10, 20, 20.0, max_steps, 1e-4, mask)
     got = F.two_stage_search(q, keys, 10, candidates=20, beta=20.0, max_steps=max_steps, eps=1e-4, mask=mask)
@@ -60,6 +61,23 @@ def test_settle_gram_stops_at_fixed_point():
     cos, steps = F.hopfield_settle_gram(torch.tensor([[1.0, 0.0, 0.0]]), torch.eye(3)[None], 50.0, 10, 1e-4)
     assert int(steps) == 1
     assert cos[0].tolist() == pytest.approx([1.0, 0.0, 0.0], abs=ATOL_SCORE)
+    cos_np, steps_np = F.settle_gram_numpy(np.array([[1.0, 0.0, 0.0]], np.float32), np.eye(3, dtype=np.float32)[None],
+                                           50.0, 10, 1e-4)
+    assert steps_np == 1 and cos_np[0].tolist() == pytest.approx([1.0, 0.0, 0.0], abs=ATOL_SCORE)
+
+
+def test_settle_gram_numpy_matches_torch():
+    gen = torch.Generator().manual_seed(3)
+    cand = torch.randn(4, 20, 16, generator=gen)
+    xi = torch.nn.functional.normalize(torch.randn(4, 16, generator=gen), dim=1)
+    valid = torch.rand(4, 20, generator=gen) > 0.2
+    valid[1] = False  # a row without any valid candidate
+    for v in (None, valid):
+        ct, st = F.hopfield_settle_gram(xi, cand, 4.0, 5, 1e-5, v)
+        cn, sn = F.settle_gram_numpy(xi.numpy(), cand.numpy(), 4.0, 5, 1e-5, None if v is None else v.numpy())
+        ok = np.ones((4, 20), bool) if v is None else v.numpy()
+        assert int(st) == sn
+        assert np.abs(ct.numpy()[ok] - cn[ok]).max() < ATOL_SCORE
 
 
 @pytest.mark.parametrize("shape", [(1, 20000), (3, 50000), (2, 8192 + 37), (4, 100)])
