@@ -481,12 +481,15 @@ class AssociativeIndex:
         wts = np.ones(len(winners), dtype=np.int64) if weights is None else np.asarray(weights, dtype=np.int64)
         counts = np.zeros(self._size, dtype=np.int64)
         if self._main_rows and len(winners):
-            starts, ends = self._inv_ptr[winners], self._inv_ptr[winners + 1]
-            lens = ends - starts
+            ptr = self._inv_ptr
+            parts = [self._inv_rows[ptr[u] : ptr[u + 1]] for u in winners.tolist()]
+            lens = np.fromiter((len(p) for p in parts), dtype=np.int64, count=len(parts))
             if lens.sum():
-                idx = np.repeat(starts - np.concatenate(([0], np.cumsum(lens)[:-1])), lens) + np.arange(lens.sum())
-                rows = self._inv_rows[idx]
-                np.add.at(counts, rows, np.repeat(wts, lens))
+                rows = np.concatenate(parts)
+                if weights is None:
+                    counts += np.bincount(rows, minlength=self._size)[: self._size]
+                else:
+                    counts += np.bincount(rows, weights=np.repeat(wts, lens), minlength=self._size)[: self._size].astype(np.int64)
         if self._size > self._main_rows and len(winners):
             lut = np.zeros(self.code_dim + 1, dtype=np.int64)
             lut[winners] = wts
