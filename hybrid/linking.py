@@ -47,14 +47,15 @@ class LinkConfig:
 
     Attributes:
         order: link consecutive memories of a sequence (``Memory.add(..., sequence=True)``).
-        entities: link memories sharing a rare entity or key phrase.
+        entities: link memories sharing a rare entity or key phrase (off by default: on LoCoMo dev
+            it did not help, see docs/associative.md).
         max_df: a term held by more memories than this is not used for linking.
         max_links_per_term: links made per shared term to the most recent earlier holders.
         min_word_len: shortest content word used as a key phrase.
     """
 
     order: bool = True
-    entities: bool = True
+    entities: bool = False
     max_df: int = 8
     max_links_per_term: int = 2
     min_word_len: int = 5
