@@ -268,6 +268,7 @@ def two_stage_search(
     max_steps: int,
     eps: float,
     mask: torch.Tensor | None = None,
+    state_weight: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Stage 1 exact top-``K`` by inner product, stage 2 Hopfield settle and re-ranking.
 
@@ -305,7 +306,9 @@ def two_stage_search(
     sims = inner_products(queries, keys)
     if mask is not None:
         sims = sims.masked_fill(~mask, float("-inf"))
-    return rerank_candidates(sims, queries, keys, k, candidates=candidates, beta=beta, max_steps=max_steps, eps=eps)
+    return rerank_candidates(
+        sims, queries, keys, k, candidates=candidates, beta=beta, max_steps=max_steps, eps=eps, state_weight=state_weight
+    )
 
 
 def rerank_candidates(
@@ -319,8 +322,13 @@ def rerank_candidates(
     max_steps: int,
     eps: float,
     rows: torch.Tensor | None = None,
+    state_weight: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Stage 2 of :func:`two_stage_search` from stage-1 scores.
+
+    The final score of candidate ``i`` blends its stage-1 score with its cosine to the settled
+    state, ``(1 - α) x_iᵀ q + α cos(x_i, ξ*)`` with ``α = state_weight``; ``α = 1`` ranks by the
+    settled state alone, ``α = 0`` skips the settle (exact top-``k``).
 
     Args:
         sims: ``[B, N]`` stage-1 scores (``-inf`` = excluded), or ``[B, m]`` scores of the rows
@@ -328,10 +336,15 @@ def rerank_candidates(
         queries: ``[B, d]`` queries; keys: ``[N, d]`` stored patterns.
         k, candidates, beta, max_steps, eps: as in :func:`two_stage_search`.
         rows: optional ``[B, m]`` int64 row indices (``-1`` = none) that ``sims`` refers to.
+        state_weight: ``α`` in ``[0, 1]``.
 
     Returns:
         ``(scores, rows, steps)`` as in :func:`two_stage_search`.
     """
+    if not 0.0 <= state_weight <= 1.0:
+        raise ValueError(f"state_weight must be in [0, 1], got {state_weight}")
+    if state_weight == 0.0:
+        max_steps = 0
     kk = min(max(candidates, k), sims.shape[1])
     if kk == 0:
         b = sims.shape[0]
@@ -342,7 +355,7 @@ def rerank_candidates(
     if rows is not None:
         cand_rows = torch.gather(rows, 1, cand_rows)
     if sims.device.type == "cpu" and sims.shape[0] <= SMALL_BATCH_NUMPY:
-        return _stage2_numpy(cand_scores, cand_rows, queries, keys, k, beta, max_steps, eps)
+        return _stage2_numpy(cand_scores, cand_rows, queries, keys, k, beta, max_steps, eps, state_weight)
     if max_steps <= 0:
         cand_scores, order = torch.sort(cand_scores, dim=1, descending=True, stable=True)
         cand_rows = torch.gather(cand_rows, 1, order)
@@ -357,6 +370,8 @@ def rerank_candidates(
     flat = (cand_rows.clamp_min(0) if has_invalid else cand_rows).reshape(-1)
     cand = keys.index_select(0, flat).view(cand_rows.shape[0], kk, keys.shape[1]).float()  # [B, K, d]
     rescored, steps = hopfield_settle_gram(queries.float(), cand, beta, max_steps, eps, valid)
+    if state_weight < 1.0:
+        rescored = (1.0 - state_weight) * cand_scores.float() + state_weight * rescored
     if has_invalid:
         rescored = rescored.masked_fill(invalid, PAD_SCORE)
     scores, order = torch.sort(rescored, dim=1, descending=True, stable=True)
@@ -421,7 +436,7 @@ def settle_gram_numpy(
 
 def _stage2_numpy(
     cand_scores: torch.Tensor, cand_rows: torch.Tensor, queries: torch.Tensor, keys: torch.Tensor,
-    k: int, beta: float, max_steps: int, eps: float,
+    k: int, beta: float, max_steps: int, eps: float, state_weight: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Stage 2 of :func:`rerank_candidates` for small CPU batches, in NumPy; same results."""
     cs = cand_scores.numpy()
@@ -443,6 +458,8 @@ def _stage2_numpy(
             cand = keys.index_select(0, torch.from_numpy(safe.reshape(-1))).float().numpy().reshape(b, kk, -1)
         xi = queries.float().numpy()
         scores, steps = settle_gram_numpy(xi, cand, beta, max_steps, eps, ~invalid if has_invalid else None)
+        if state_weight < 1.0:
+            scores = np.float32(1.0 - state_weight) * cs.astype(np.float32) + np.float32(state_weight) * scores
         if has_invalid:
             scores = np.where(invalid, np.float32(PAD_SCORE), scores)
     order = np.argsort(-scores, axis=1, kind="stable")

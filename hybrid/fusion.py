@@ -433,7 +433,7 @@ class FusionSearcher:
         depth = max(cfg.depth, k)
         lists, weights = [], []
         if cfg.dense_weight > 0:
-            hop = None if cfg.settle else HopfieldConfig(max_steps=0, candidates=depth)
+            hop = HopfieldConfig(state_weight=1.0) if cfg.settle else HopfieldConfig(max_steps=0, candidates=depth)
             lists.append(self.memory.search_ids(list(queries), depth, namespace=namespace, hopfield=hop)[1])
             weights.append(cfg.dense_weight)
         if cfg.lexical_weight > 0:

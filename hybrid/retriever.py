@@ -268,7 +268,8 @@ class HopfieldRetriever:
             row_mask = mask if row_mask is None else (mask & row_mask)
         per_id = self.max_keys_per_id()
         want = k * per_id
-        settle = {"candidates": max(cfg.candidates, want), "beta": cfg.beta, "max_steps": cfg.max_steps, "eps": cfg.eps}
+        settle = {"candidates": max(cfg.candidates, want), "beta": cfg.beta, "max_steps": cfg.max_steps, "eps": cfg.eps,
+                  "state_weight": cfg.state_weight}
         if self.backend is Backend.HNSW and mask is None and n:
             sims, cand_rows = self._ann_candidates(q, max(cfg.candidates, want))
             scores, rows, steps = F.rerank_candidates(sims, q, self._keys[:n], want, rows=cand_rows, **settle)

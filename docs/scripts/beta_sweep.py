@@ -24,7 +24,7 @@ def main() -> None:
         for beta in (5, 10, 20, 40, 80):
             if steps == 0 and beta != 5:
                 continue
-            r = HopfieldRetriever(384, HopfieldConfig(beta=beta, max_steps=steps, candidates=20), device="cpu")
+            r = HopfieldRetriever(384, HopfieldConfig(beta=beta, max_steps=steps, candidates=20, state_weight=1.0), device="cpu")
             r.add(keys, np.arange(len(keys)))
             _, ids = r.search(queries, 10)
             rank = [list(row).index(g) + 1 if g in row else None for g, row in zip(gold, ids)]

@@ -78,7 +78,7 @@ class LatencyConfig:
     ingest_texts: int = 1000
     model: str = "default"
     cache: str = "reports/cache"
-    hopfield: dict = field(default_factory=lambda: HopfieldConfig().to_dict())
+    hopfield: dict = field(default_factory=lambda: HopfieldConfig(state_weight=1.0).to_dict())
 
     def __post_init__(self) -> None:
         if not self.sizes or min(self.sizes) < 100:

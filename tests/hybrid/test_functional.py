@@ -113,3 +113,19 @@ def test_first_per_id_keeps_best_of_each_id():
     s, i = F.first_per_id(scores, ids)
     assert i.tolist() == [[5, 7, -1, -1]]
     assert s[0, :2].tolist() == pytest.approx([0.9, 0.7])
+
+
+def test_state_weight_blends_cue_and_settled_state():
+    # q = (0.8, 0.6) over e1, e2: stage-1 scores (0.8, 0.6); with β = 50 the state settles on e1,
+    # so cos to ξ* is (1, 0) and α = 0.5 gives (0.9, 0.3).
+    q, keys = torch.tensor([[0.8, 0.6]]), torch.eye(2)
+    common = {"candidates": 2, "beta": 50.0, "max_steps": 5, "eps": 0.0}
+    s, rows, _ = F.two_stage_search(q, keys, 2, state_weight=0.5, **common)
+    assert rows.tolist() == [[0, 1]]
+    assert s[0].tolist() == pytest.approx([0.9, 0.3], abs=1e-3)
+    s1, _, _ = F.two_stage_search(q, keys, 2, state_weight=1.0, **common)
+    assert s1[0].tolist() == pytest.approx([1.0, 0.0], abs=1e-3)
+    s0, _, steps = F.two_stage_search(q, keys, 2, state_weight=0.0, **common)
+    assert int(steps) == 0 and s0[0].tolist() == pytest.approx([0.8, 0.6], abs=1e-6)
+    with pytest.raises(ValueError, match="state_weight must be in"):
+        F.two_stage_search(q, keys, 2, state_weight=1.5, **common)

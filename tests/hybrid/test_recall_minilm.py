@@ -41,7 +41,7 @@ def test_settle_cleans_up_a_noisy_cue(tmp_path, minilm, corpus):
     noise = rng.standard_normal(keys[: len(pairs)].shape).astype(np.float32)
     noise /= np.linalg.norm(noise, axis=1, keepdims=True)
     cues = keys[: len(pairs)] + 0.8 * noise
-    with Memory.open(tmp_path / "s", encoder=minilm, device="cpu", hopfield=HopfieldConfig(beta=20.0, max_steps=3)) as mem:
+    with Memory.open(tmp_path / "s", encoder=minilm, device="cpu", hopfield=HopfieldConfig(beta=20.0, max_steps=3, state_weight=1.0)) as mem:
         ids = mem.add([p["fact"] for p in pairs] + distractors, vectors=keys)
         scores, got = mem.search_ids(cues, k=1)
     assert (got[:, 0] == np.asarray(ids[: len(pairs)])).mean() >= MIN_TOP1
