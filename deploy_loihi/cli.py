@@ -23,9 +23,11 @@ def loihi() -> None:
 @click.option("--hops", type=int, default=3, show_default=True, help="Hops per recall.")
 @click.option("--w-cap", type=int, default=1, show_default=True, help="Synaptic cap min(W, cap).")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--message-bits", "message_bits", type=int, default=16, show_default=True,
+              help="Graded payload bits of the embedding (16 = production quantisation, scale 2^15-1).")
 @click.option("--timeout", "timeout_s", type=float, default=600.0, show_default=True, help="Deadline per Lava run (s).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("reports/loihi_simulate"), show_default=True)
-def simulate_cmd(store, locomo, memories, code_dim, k, hops, w_cap, seed, timeout_s, out) -> None:
+def simulate_cmd(store, locomo, memories, code_dim, k, hops, w_cap, seed, message_bits, timeout_s, out) -> None:
     """Learn associations in Lava, run cue → N-hop recalls, report parity, cost and a Loihi 2 estimate."""
     from deploy_loihi.simulate import (
         SimulateConfig,
@@ -38,7 +40,7 @@ def simulate_cmd(store, locomo, memories, code_dim, k, hops, w_cap, seed, timeou
 
     try:
         cfg = SimulateConfig(memories=memories, code_dim=code_dim, k=k, hops=hops, w_cap=w_cap, seed=seed,
-                             timeout_s=timeout_s)
+                             num_message_bits=message_bits, timeout_s=timeout_s)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     if store is not None and locomo is not None:

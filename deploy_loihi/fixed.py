@@ -27,8 +27,9 @@ STATE_MIN = -(1 << (STATE_BITS - 1))
 STATE_MAX = (1 << (STATE_BITS - 1)) - 1
 #: Bits of a synaptic weight mantissa on Loihi 2 (1–8 selectable).
 WEIGHT_BITS = 8
-#: Default payload bits of the graded spikes carrying the embedding (signed).
-DEFAULT_MESSAGE_BITS = 8
+#: Default payload bits of the graded spikes carrying the embedding (signed): 16, the production
+#: quantisation ``hybrid.functional.QUANT_BITS`` (scale ``2^15 - 1``; checked by the tests).
+DEFAULT_MESSAGE_BITS = 16
 #: Largest graded-spike payload the fixed-point models accept (bits, signed).
 MAX_MESSAGE_BITS = 24
 #: Weight of a ±1 projection synapse on Loihi 2: mixed-sign 8-bit weights lose their lowest bit,
@@ -51,8 +52,9 @@ def quantize_graded(x: np.ndarray, bits: int = DEFAULT_MESSAGE_BITS) -> np.ndarr
     .. math::
         q = \\operatorname{clip}\\big(\\operatorname{round}(x \\, (2^{b-1}-1)),\\; -(2^{b-1}-1),\\; 2^{b-1}-1\\big)
 
-    with round-half-to-even. For ``b = 8`` this is the production ``hybrid.functional.quantize_unit``
-    (scale 127), so the fixed-point projection sees exactly the production integers. ``b = 2``
+    with round-half-to-even of the float64 product. For ``b = 16`` (the default) this is the
+    production ``hybrid.functional.quantize_unit`` (scale ``2^15 - 1``), for ``b = 8`` its legacy
+    scale 127, so the fixed-point projection sees exactly the production integers. ``b = 2``
     carries binary codes (0/1) unchanged.
 
     Args:
@@ -69,6 +71,25 @@ def quantize_graded(x: np.ndarray, bits: int = DEFAULT_MESSAGE_BITS) -> np.ndarr
         raise ValueError("x contains NaN or infinite values")
     qmax = (1 << (int(bits) - 1)) - 1
     return np.clip(np.rint(x * qmax), -qmax, qmax).astype(np.int32)
+
+
+def scale_for_message_bits(bits: int) -> int:
+    """Quantisation scale ``2^{bits-1} - 1`` of a signed ``bits``-bit graded payload."""
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 2 <= bits <= MAX_MESSAGE_BITS:
+        raise ValueError(f"bits must be an int in [2, {MAX_MESSAGE_BITS}], got {bits!r}")
+    return (1 << (int(bits) - 1)) - 1
+
+
+def message_bits_for_scale(scale: int) -> int:
+    """Payload bits ``b`` with ``2^{b-1} - 1 = scale`` (e.g. a store's ``AssociativeConfig.quant_scale``).
+
+    Raises:
+        ValueError: ``scale`` is not of that form (127 -> 8, 32767 -> 16).
+    """
+    for b in range(2, MAX_MESSAGE_BITS + 1):
+        if scale_for_message_bits(b) == scale:
+            return b
+    raise ValueError(f"scale must be 2^(b-1) - 1 for b in [2, {MAX_MESSAGE_BITS}], got {scale!r}")
 
 
 def topk_mask(h: np.ndarray, k: int) -> np.ndarray:

@@ -1,7 +1,7 @@
 """NumPy reference of the production path that the Lava networks must reproduce.
 
 It follows the integer equations of ``hybrid.functional`` (``sign_projection``, ``kwta``, the
-int8 quantisation ``quantize_unit``, the uint8 Hebbian counts, ``hop_input`` with its weight cap
+quantisation ``quantize_unit`` (16-bit payload by default), the uint8 Hebbian counts, ``hop_input`` with its weight cap
 and ``cleanup``), written here in NumPy so that the parity checks do not depend on torch dtypes.
 The parity tests also compare this module with the torch functions themselves.
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from deploy_loihi.fixed import quantize_graded, topk_mask
+from deploy_loihi.fixed import DEFAULT_MESSAGE_BITS, quantize_graded, topk_mask
 
 #: Saturation of the Hebbian counts (unsigned 8-bit synaptic weights).
 W_SATURATION = 255
@@ -34,7 +34,9 @@ def kwta_winners(h: np.ndarray, k: int) -> np.ndarray:
     return np.sort(order, axis=1)
 
 
-def project(x: np.ndarray, projection: np.ndarray, *, fixed: bool, num_message_bits: int = 8) -> np.ndarray:
+def project(
+    x: np.ndarray, projection: np.ndarray, *, fixed: bool, num_message_bits: int = DEFAULT_MESSAGE_BITS
+) -> np.ndarray:
     """Projection currents ``[B, N]``: ``P q(x)`` (int64) in fixed point, ``P x`` (float64) otherwise."""
     p = np.asarray(projection, dtype=np.int64)
     if fixed:
@@ -78,7 +80,7 @@ def chain_recall(
     hops: int,
     w_cap: int,
     fixed: bool,
-    num_message_bits: int = 8,
+    num_message_bits: int = DEFAULT_MESSAGE_BITS,
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Reference chain recall of cues ``x [B, d]``.
 

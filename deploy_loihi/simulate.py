@@ -24,6 +24,7 @@ import numpy as np
 
 from deploy_loihi import reference as R
 from deploy_loihi import resources
+from deploy_loihi.fixed import DEFAULT_MESSAGE_BITS, MAX_MESSAGE_BITS, scale_for_message_bits
 from deploy_loihi.network import Precision, learn_hebbian, run_kwta, run_multihop, run_with_deadline
 
 
@@ -37,7 +38,7 @@ class SimulateConfig:
     hops: int = 3
     w_cap: int = 1
     seed: int = 0
-    num_message_bits: int = 8
+    num_message_bits: int = DEFAULT_MESSAGE_BITS
     timeout_s: float = 600.0
 
     def __post_init__(self) -> None:
@@ -45,6 +46,9 @@ class SimulateConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:
                 raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
+        b = self.num_message_bits
+        if isinstance(b, bool) or not isinstance(b, int) or not 2 <= b <= MAX_MESSAGE_BITS:
+            raise ValueError(f"num_message_bits must be an int in [2, {MAX_MESSAGE_BITS}], got {b!r}")
         if self.k > self.code_dim:
             raise ValueError(f"k must be <= code_dim={self.code_dim}, got {self.k}")
         if self.memories < self.hops + 1:
@@ -122,6 +126,11 @@ def simulate(cfg: SimulateConfig, texts: list[str], *, encoder=None, progress: b
     ref_float = F.kwta(xt @ torch.from_numpy(p).float().T, k).numpy()
     h_int = torch.from_numpy(R.project(x, p, fixed=True, num_message_bits=cfg.num_message_bits))
     stored = F.kwta(h_int, k).numpy()
+    scale = scale_for_message_bits(cfg.num_message_bits)
+    report["quant_scale"] = scale
+    if scale <= F.MAX_QUANT_SCALE:  # the production function itself, at the same payload
+        prod_codes = F.pattern_separate(xt, torch.from_numpy(p), k, scale=scale).numpy()
+        report["reference_matches_pattern_separate"] = bool(np.array_equal(prod_codes, stored))
     w_prod = R.hebbian_counts(stored[pre], stored[post], n)
     if hasattr(F, "hebbian_update"):
         w_t = F.hebbian_update(torch.zeros((n, n), dtype=torch.uint8), torch.from_numpy(stored[pre]),
@@ -229,7 +238,8 @@ def _check_associative(x, heads, pre, post, stored, mems_ref, cfg) -> dict:
         return {"available": False, "reason": f"{type(exc).__name__}: {exc}"}
     try:
         idx = AssociativeIndex(x.shape[1], AssociativeConfig(code_dim=cfg.code_dim, k=cfg.k, seed=cfg.seed,
-                                                             w_cap=cfg.w_cap))
+                                                             w_cap=cfg.w_cap, center=False,
+                                                             quant_scale=scale_for_message_bits(cfg.num_message_bits)))
         ids = list(range(x.shape[0]))
         idx.set_codes(ids, x.astype(np.float32))
         same_codes = bool(np.array_equal(np.sort(np.stack([idx.code_of(i).numpy() for i in ids]), 1), stored))
@@ -263,7 +273,8 @@ def to_markdown(rep: dict) -> str:
     lines = [
         "# Loihi simulation (Lava CPU, Loihi2SimCfg)", "",
         f"M={rep['memories']} memories, d={rep['dim_in']}, N={c['code_dim']}, k={c['k']}, hops={c['hops']}, "
-        f"w_cap={c['w_cap']}, seed={c['seed']}, {rep['chains']} chains, {rep['associations']} associations.", "",
+        f"w_cap={c['w_cap']}, seed={c['seed']}, {rep['chains']} chains, {rep['associations']} associations, "
+        f"graded payload {c['num_message_bits']} bits (quantisation scale {rep.get('quant_scale')}).", "",
         "## Parity with the production path", "",
         "| precision | k-WTA exact vs torch float | k-WTA overlap vs torch float | k-WTA exact vs production int "
         "| Hebbian W identical | recall (Lava) | recall (production) | Δ points |",

@@ -83,7 +83,9 @@ class AssociativeConfig:
             ``kwta(h, k * spread_width)``.
         min_strength: smallest association strength (0..1) a spread result needs.
         hop_decay: factor applied to a score at each hop of a multi-hop search.
-        quant_scale: scale of the int8 quantisation of embeddings.
+        quant_scale: scale s of the quantisation of embeddings, ``x_q = round(s x)`` (int16;
+            default ``2^15 - 1``, a 16-bit graded payload on Loihi 2). Checkpoints written with the
+            former 8-bit scale 127 record it in their config and keep using it when loaded.
         center: subtract a fixed centre (the mean embedding of the store when the index was
             created, saved with the projection) before projecting; sentence embeddings share a
             large common component, and removing it is what makes the codes of similar memories
@@ -115,8 +117,14 @@ class AssociativeConfig:
             raise InvalidInputError(f"AssociativeConfig.min_strength must be in (0, 1], got {self.min_strength!r}")
         if not (0.0 < self.hop_decay <= 1.0):
             raise InvalidInputError(f"AssociativeConfig.hop_decay must be in (0, 1], got {self.hop_decay!r}")
-        if not isinstance(self.quant_scale, int) or not 1 <= self.quant_scale <= 127:
-            raise InvalidInputError(f"AssociativeConfig.quant_scale must be an int in [1, 127], got {self.quant_scale!r}")
+        if (
+            isinstance(self.quant_scale, bool)
+            or not isinstance(self.quant_scale, int)
+            or not 1 <= self.quant_scale <= F.MAX_QUANT_SCALE
+        ):
+            raise InvalidInputError(
+                f"AssociativeConfig.quant_scale must be an int in [1, {F.MAX_QUANT_SCALE}], got {self.quant_scale!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

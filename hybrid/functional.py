@@ -580,33 +580,57 @@ def hebbian_outer(pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
 # Integer-exact forms of pattern separation and the Hebbian association matrix (hybrid.associative).
 #
 # Data types (the Lava fixed-point twin must use the same):
-#   x_q  int8   [B, d]     quantised unit embedding, round-half-even(127 x), clipped to [-127, 127]
+#   x_q  int16  [B, d]     quantised unit embedding, round-half-even(s x) with s = QUANT_SCALE = 2^15 - 1
+#                          (a 16-bit graded-spike payload), clipped to [-s, s]; the product s x is formed
+#                          in float64, which is exact for float32 inputs
 #   P    int8   [N, d]     ±1 projection (sign_projection)
-#   h    int32  [B, N]     P x_q, exact (|h| <= 127 d < 2^24, so float32 accumulation is exact too)
+#   h    int32  [B, N]     P x_q, exact. Bounds: |h_i| <= Σ_j |x_q,j| <= s ‖x‖_1 + d/2 <= s √d + d/2 for a
+#                          unit vector (642 282 for d = 384: fits the 24-bit neuron state, |h| <= 2^23 - 1,
+#                          and float32 accumulation is exact, every partial sum < 2^24); worst case for
+#                          arbitrary inputs s d (12 582 528 for d = 384): still float32-exact (< 2^24) but
+#                          beyond the 24-bit saturating current. project_int checks the exact bound per row.
 #   winners int64 [B, k]   kwta(h, k), sorted ascending, ties to the lower index
 #   W    uint8  [N, N]     W[j, i] = number of stored associations whose pre code has unit j and
 #                          whose post code has unit i (row = presynaptic), saturating at 255
 #   W_eff = min(W, w_cap)  the synaptic weight actually used by a hop (w_cap = 1: binary Willshaw)
 # --------------------------------------------------------------------------------------------
 
-#: Scale of the int8 quantisation of unit embeddings.
-QUANT_SCALE = 127
+#: Bits of the signed graded payload that carries a quantised embedding (Loihi 2 graded spikes carry
+#: up to 24 bits; 16 bits make the integer codes agree with the float reference, docs/loihi.md).
+QUANT_BITS = 16
+#: Scale of the quantisation of unit embeddings, ``2^(QUANT_BITS-1) - 1``.
+QUANT_SCALE = (1 << (QUANT_BITS - 1)) - 1
+#: Largest accepted scale (int16 storage). Stores saved with the former 8-bit scale 127 keep it
+#: (the scale is recorded in the association checkpoint's config).
+MAX_QUANT_SCALE = (1 << 15) - 1
+#: Scale used by association checkpoints written before the 16-bit payload (8-bit graded spikes).
+LEGACY_QUANT_SCALE = 127
+#: Partial sums of the float32 projection must stay below this to be exact integers.
+FLOAT32_EXACT_INT = 1 << 24
 #: Saturation value of the uint8 association counts.
 W_SATURATION = 255
 
 
 def quantize_unit(x: torch.Tensor, scale: int = QUANT_SCALE) -> torch.Tensor:
-    """Quantise L2-normalised embeddings to int8: ``x_q = clip(round(s x), -127, 127)``.
+    """Quantise L2-normalised embeddings to signed integers (int16): ``x_q = clip(round(s x), -s, s)``.
 
-    Rounding is half-to-even (``torch.round`` / ``numpy.rint``).
+    .. math::
+        x_{q,j} = \\operatorname{clip}\\big(\\operatorname{round}(s \\, x_j), -s, s\\big)
+
+    The product is formed in float64 (exact for float32 inputs) and rounded half-to-even, the same
+    arithmetic as ``deploy_loihi.fixed.quantize_graded(x, bits)`` with ``s = 2^(bits-1) - 1``, so the
+    Lava graded-spike encoder sends exactly these integers. Default ``s = QUANT_SCALE = 32767``
+    (16-bit payload); ``s = 127`` reproduces the former int8 codes.
 
     Example:
-        >>> quantize_unit(torch.tensor([[0.5, -0.25, 1.0]])).tolist()
+        >>> quantize_unit(torch.tensor([[0.5, -0.25, 1.0]]), 127).tolist()
         [[64, -32, 127]]
+        >>> quantize_unit(torch.tensor([[0.5, -0.25, 1.0]])).tolist()
+        [[16384, -8192, 32767]]
     """
-    if not 1 <= scale <= 127:
-        raise ValueError(f"scale must be in [1, 127], got {scale}")
-    return torch.round(x.float() * scale).clamp_(-127, 127).to(torch.int8)
+    if isinstance(scale, bool) or not isinstance(scale, int) or not 1 <= scale <= MAX_QUANT_SCALE:
+        raise ValueError(f"scale must be an int in [1, {MAX_QUANT_SCALE}], got {scale!r}")
+    return torch.round(x.to(torch.float64) * scale).clamp_(-scale, scale).to(torch.int16)
 
 
 def project_int(x_q: torch.Tensor, projection: torch.Tensor) -> torch.Tensor:
@@ -615,15 +639,20 @@ def project_int(x_q: torch.Tensor, projection: torch.Tensor) -> torch.Tensor:
     .. math::
         h_i = \\sum_{j=1}^{d} P_{ij} \\, x_{q,j}
 
-    Computed in float32, which is exact here: every partial sum is an integer of magnitude
-    ``<= 127 d < 2^24``, so the result does not depend on summation order.
+    Computed in float32, which is exact when every partial sum is an integer of magnitude below
+    ``2^24``; that holds when ``max_b Σ_j |x_{q,bj}| < 2^24`` (checked here), whatever the
+    summation order. For unit vectors quantised with scale ``s`` the bound is ``s √d + d/2``
+    (642 282 at ``s = 32767, d = 384``, also inside the 24-bit neuron state); arbitrary
+    inputs reach ``s d``.
     """
     if x_q.ndim != 2 or projection.ndim != 2 or x_q.shape[1] != projection.shape[1]:
         raise ValueError(
             f"x_q must be [B, d] and projection [N, d] with the same d; got {tuple(x_q.shape)} and {tuple(projection.shape)}"
         )
-    if x_q.shape[1] * 127 >= 2**24:
-        raise ValueError(f"d = {x_q.shape[1]} is too large for exact float32 accumulation")
+    if x_q.shape[0] and int(x_q.to(torch.int64).abs().sum(dim=1).max()) >= FLOAT32_EXACT_INT:
+        raise ValueError(
+            f"x_q rows have L1 norm >= 2^24 (d = {x_q.shape[1]}): too large for exact float32 accumulation"
+        )
     return (x_q.float() @ projection.float().T).round_().to(torch.int32)
 
 

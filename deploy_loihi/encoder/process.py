@@ -19,7 +19,7 @@ class GradedEncoder(AbstractProcess):
 
     In ``floating_pt`` the payload is the real vector ``x_b``; in ``fixed_pt`` it is
     :func:`deploy_loihi.fixed.quantize_graded` ``(x_b, num_message_bits)``: a signed integer of
-    ``num_message_bits`` bits, ``round(x·(2^{b-1}-1))`` (for 8 bits the production ``quantize_unit``).
+    ``num_message_bits`` bits, ``round(x·(2^{b-1}-1))`` (for the default 16 bits the production ``quantize_unit``).
 
     Parameters
     ----------
@@ -28,7 +28,7 @@ class GradedEncoder(AbstractProcess):
     period : int
         Steps between cues, ``>= 1``.
     num_message_bits : int, optional
-        Graded-spike payload bits in ``fixed_pt`` (2–24, default 8).
+        Graded-spike payload bits in ``fixed_pt`` (2–24, default 16).
 
     Ports
     -----

@@ -68,7 +68,7 @@ class MultiHopRecall(AbstractProcess):
     k, hops, w_cap : int
         Winners per code, hops ``H >= 1``, weight cap ``1 <= w_cap <= 255``.
     num_message_bits : int, optional
-        Graded-spike payload of the embedding (fixed point), default 8.
+        Graded-spike payload of the embedding (fixed point), default 16 (the production quantisation).
     """
 
     def __init__(

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.lava, pytest.mark.slow, pytest.mark.timeout(240)]
 MIN_FLOAT_EXACT = 0.99
 #: fixed_pt: mean winner overlap with the torch floating-point reference.
 MIN_FIXED_OVERLAP = 0.95
-#: fixed_pt: fraction of codes identical to the production integer path (same int8 quantisation).
+#: fixed_pt: fraction of codes identical to the production integer path (same 16-bit quantisation).
 MIN_FIXED_EXACT_VS_INT = 1.0
 #: Largest allowed gap, in recall points, between Lava fixed-point chain recall and production.
 MAX_RECALL_GAP_POINTS = 2.0
@@ -53,6 +53,11 @@ def test_kwta_parity(embeddings, projection):
     assert overlap >= MIN_FIXED_OVERLAP, f"fixed_pt overlap {overlap:.4f} < {MIN_FIXED_OVERLAP}"
     exact_int = np.mean(np.all(fx.winners == ref_int, axis=1))
     assert exact_int >= MIN_FIXED_EXACT_VS_INT, f"fixed_pt vs production int {exact_int:.4f} < {MIN_FIXED_EXACT_VS_INT}"
+    # One reference: the production integer path (16-bit payload) agrees with the float reference too.
+    prod_exact = np.mean(np.all(ref_int == ref_float, axis=1))
+    assert prod_exact >= MIN_FLOAT_EXACT, f"production int vs torch float exact {prod_exact:.4f} < {MIN_FLOAT_EXACT}"
+    fl_vs_int = np.mean(np.all(fl.winners == ref_int, axis=1))
+    assert fl_vs_int >= MIN_FLOAT_EXACT, f"floating_pt vs production int exact {fl_vs_int:.4f} < {MIN_FLOAT_EXACT}"
 
 
 @pytest.mark.parametrize("precision", list(Precision))

@@ -60,8 +60,51 @@ def test_projection_is_integer_exact_and_order_independent():
     p = F.sign_projection(DIM, N_CODE, SEED)
     h = F.project_int(xq, p)
     exact = xq.to(torch.int64) @ p.to(torch.int64).T
-    assert torch.equal(h.to(torch.int64), exact), "float32 accumulation of the int8 projection must be exact"
-    assert int(xq.abs().max()) <= 127
+    assert torch.equal(h.to(torch.int64), exact), "float32 accumulation of the int16 projection must be exact"
+    assert xq.dtype == torch.int16 and int(xq.abs().max()) <= F.QUANT_SCALE
+
+
+def test_quantize_unit_scales_and_legacy_int8_codes():
+    x = torch.from_numpy(unit_vectors(50))
+    assert F.QUANT_SCALE == 2 ** (F.QUANT_BITS - 1) - 1 == 32767
+    # 16-bit payload: round-half-even of the exact (float64) product, as numpy.rint does.
+    assert np.array_equal(F.quantize_unit(x).numpy(), np.rint(x.numpy().astype(np.float64) * F.QUANT_SCALE))
+    # The legacy scale 127 still gives the former int8 values.
+    legacy = F.quantize_unit(x, F.LEGACY_QUANT_SCALE)
+    assert np.array_equal(legacy.numpy(), np.clip(np.rint(x.numpy().astype(np.float64) * 127), -127, 127))
+    assert F.quantize_unit(torch.tensor([[2.0, -3.0]]), 100).tolist() == [[100, -100]], "clip to [-s, s]"
+    for bad in (0, F.MAX_QUANT_SCALE + 1, 1.5, True):
+        with pytest.raises(ValueError, match="scale must be"):
+            F.quantize_unit(x, bad)
+
+
+def test_projection_bounds_unit_vectors_and_worst_case():
+    d, s = 384, F.QUANT_SCALE
+    x = torch.from_numpy(unit_vectors(200, d))
+    xq = F.quantize_unit(x)
+    unit_bound = s * np.sqrt(d) + d / 2
+    assert unit_bound <= 2**23 - 1, "unit vectors must fit the 24-bit saturating current"
+    assert int(xq.to(torch.int64).abs().sum(1).max()) <= unit_bound
+    # Worst case (every coordinate at ±s): s d = 12 582 528 exceeds 2^23 - 1 but is still float32-exact.
+    worst = torch.full((1, d), s, dtype=torch.int16)
+    p = F.sign_projection(d, 64, SEED)
+    assert s * d > 2**23 - 1 and s * d < F.FLOAT32_EXACT_INT
+    assert torch.equal(F.project_int(worst, p).to(torch.int64), worst.to(torch.int64) @ p.to(torch.int64).T)
+    with pytest.raises(ValueError, match="2\\^24"):
+        F.project_int(torch.full((1, 1024), s, dtype=torch.int32), F.sign_projection(1024, 8, SEED))
+
+
+def test_legacy_scale_checkpoint_keeps_its_codes(tmp_path):
+    x = unit_vectors(60)
+    idx = AssociativeIndex(DIM, AssociativeConfig(code_dim=N_CODE, k=K, seed=SEED, quant_scale=F.LEGACY_QUANT_SCALE))
+    idx.set_codes(list(range(60)), x)
+    idx.link([(i, i + 1) for i in range(59)])
+    idx.save(tmp_path / ASSOC_FILE)
+    back, _ = AssociativeIndex.load(tmp_path / ASSOC_FILE)
+    assert back.config.quant_scale == F.LEGACY_QUANT_SCALE, "the recorded scale must be kept"
+    ref = F.pattern_separate(torch.from_numpy(x), back.projection, K, scale=F.LEGACY_QUANT_SCALE)
+    assert torch.equal(back.encode(x), ref), "a legacy checkpoint must keep encoding with its own scale"
+    assert [h.id for h in back.chain(3, 4)] == [4, 5, 6, 7]
 
 
 def test_pattern_separation_is_deterministic_and_reproducible():
@@ -199,6 +242,9 @@ def test_config_rejects_bad_values():
         AssociativeConfig(code_dim=16, k=32)
     with pytest.raises(InvalidInputError, match="w_cap"):
         AssociativeConfig(w_cap=0)
+    with pytest.raises(InvalidInputError, match="quant_scale"):
+        AssociativeConfig(quant_scale=F.MAX_QUANT_SCALE + 1)
+    assert AssociativeConfig().quant_scale == F.QUANT_SCALE
 
 
 def test_many_links_stay_bounded_with_cap():
@@ -239,3 +285,32 @@ def test_centre_off_keeps_raw_codes():
     idx.fit_centre(x)
     assert not idx.centre.any()
     assert torch.equal(idx.encode(x), F.pattern_separate(torch.from_numpy(x), idx.projection, K))
+
+
+def test_legacy_int8_scale_store_reopens(store_path, hash_encoder):
+    """A store whose checkpoint records the former scale 127 loads as is, or is rebuilt under a new config."""
+    import dataclasses
+
+    from hybrid import Memory
+    from hybrid.linking import LinkConfig
+
+    small = AssociativeConfig(code_dim=N_CODE, k=K)
+    legacy = dataclasses.replace(small, quant_scale=F.LEGACY_QUANT_SCALE)
+    facts = ["The spare key is under the blue flower pot.", "Quarterly tax forms are due on the fifteenth.",
+             "The cat's vet appointment moved to Thursday morning.", "The router password is on the fridge."]
+
+    def open_mem(cfg):
+        return Memory.open(store_path, encoder=hash_encoder, device="cpu", associative=cfg,
+                           links=LinkConfig(order=False, entities=False))
+
+    with open_mem(legacy) as mem:
+        ids = mem.add(facts)
+        mem.link(ids[0], ids[3])
+        w = mem.associations.index.w.clone()
+    with open_mem(legacy) as mem:  # same config: the checkpoint loads with its recorded scale
+        assert mem.associations.index.config.quant_scale == F.LEGACY_QUANT_SCALE
+        assert (mem.associations.index.w == w).all()
+    with open_mem(small) as mem:  # new default scale: codes and W rebuilt from the database
+        idx = mem.associations.index
+        assert idx.config.quant_scale == F.QUANT_SCALE and idx.edges() == [(ids[0], ids[3])]
+        assert [h.id for h in idx.chain(ids[0], 1)] == [ids[3]]

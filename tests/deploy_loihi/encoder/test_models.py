@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("lava")
 from deploy_loihi.encoder.process import GradedEncoder  # noqa: E402
-from deploy_loihi.fixed import quantize_graded  # noqa: E402
+from deploy_loihi.fixed import DEFAULT_MESSAGE_BITS, quantize_graded  # noqa: E402
 from deploy_loihi.network import Precision, _run  # noqa: E402
 
 pytestmark = [pytest.mark.lava, pytest.mark.timeout(120)]
@@ -28,6 +28,6 @@ def test_schedule_and_payload(precision):
     data, _ = _run(enc, steps, precision, lambda: mon.get_data())
     sent = np.asarray(data[enc.name]["s_out"])
     want = np.zeros((steps, 3))
-    payload = x if precision is Precision.FLOATING else quantize_graded(x, 8)
+    payload = x if precision is Precision.FLOATING else quantize_graded(x, DEFAULT_MESSAGE_BITS)
     want[0], want[PERIOD] = payload
     np.testing.assert_allclose(sent, want, atol=ATOL_FLOAT, err_msg=f"{precision.value} schedule/payload")

@@ -16,10 +16,12 @@ def test_quantised_payload_matches_production_quantiser():
     from hybrid.functional import quantize_unit
 
     x = np.random.default_rng(0).standard_normal((5, 32))
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)  # embeddings are float32
     enc = GradedEncoder(vectors=x, period=2)
     assert enc.s_out.shape == (32,)
-    assert np.array_equal(enc.qdata.get(), quantize_unit(torch.from_numpy(x).float()).numpy())
+    assert np.array_equal(enc.qdata.get(), quantize_unit(torch.from_numpy(x)).numpy()), "16-bit default"
+    legacy = GradedEncoder(vectors=x, period=2, num_message_bits=8)
+    assert np.array_equal(legacy.qdata.get(), quantize_unit(torch.from_numpy(x), 127).numpy()), "8-bit legacy"
 
 
 @pytest.mark.parametrize(
