@@ -135,3 +135,39 @@ def threshold_search(values: np.ndarray, k: int, bits: int) -> tuple[np.ndarray,
         if int(np.count_nonzero(v >= trial)) >= k:
             theta = trial
     return theta, bits
+
+
+def threshold_kwta(
+    values: np.ndarray, k: int, value_bits: int, *, frac_bits: int = 0, tie_break: bool = True
+) -> tuple[np.ndarray, float, int]:
+    """NumPy reference of :class:`deploy_loihi.kwta_dynamics.process.ThresholdKWTA` for one input.
+
+    Value phase: the bit-serial search of :func:`threshold_search` on the grid ``u = 2^{-frac_bits}``
+    (integer inputs: ``frac_bits = 0``). Tie phase: the largest index threshold ``J`` (MSB first,
+    ``ceil(log2(n+1))`` bits) with ``|\\{i : v_i ≥ θ + u\\} ∪ \\{i : v_i ≥ θ, i < J\\}| ≤ k``.
+
+    Returns:
+        ``(mask [n] bool, theta, iterations)``; with ``tie_break`` the mask has exactly ``k``
+        entries and equals :func:`topk_mask` for integer inputs inside the ``value_bits`` range.
+    """
+    import math
+
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    n = v.shape[0]
+    theta = float(-(1 << (value_bits - 1)))
+    for b in range(value_bits - 1, -frac_bits - 1, -1):
+        trial = theta + 2.0**b
+        if int(np.count_nonzero(v >= trial)) >= k:
+            theta = trial
+    iters = value_bits + frac_bits
+    if not tie_break:
+        return v >= theta, theta, iters
+    unit = 2.0**-frac_bits
+    above, at = v >= theta + unit, v >= theta
+    idx = np.arange(n)
+    ib = max(1, math.ceil(math.log2(n + 1)))
+    j = 0
+    for c in range(ib - 1, -1, -1):
+        if int(np.count_nonzero(above | (at & (idx < j + (1 << c))))) <= k:
+            j += 1 << c
+    return above | (at & (idx < j)), theta, iters + ib

@@ -120,6 +120,70 @@ def run_kwta(
 
 
 @dataclass(frozen=True)
+class DynamicsKWTAResult:
+    """Output of :func:`run_kwta_dynamics`.
+
+    Attributes:
+        winners: ``[B, slots]`` sorted spiking indices per cue (``-1`` padded; ``slots = 2k``).
+        counts: ``[B]`` number of neurons that spiked on each cue's output step.
+        steps_per_search: search iterations per cue (the output comes one step later).
+        num_steps, wall_s: steps simulated for all cues and wall seconds.
+        dropped: inputs lost because a search was running (0 when the period is long enough).
+    """
+
+    winners: np.ndarray
+    counts: np.ndarray
+    steps_per_search: int
+    num_steps: int
+    wall_s: float
+    dropped: int
+
+
+def run_kwta_dynamics(
+    vectors: np.ndarray,
+    projection: np.ndarray,
+    k: int,
+    *,
+    precision: Precision | str = Precision.FIXED,
+    value_bits: int = 24,
+    frac_bits: int = 0,
+    tie_break: bool = True,
+    num_message_bits: int = DEFAULT_MESSAGE_BITS,
+) -> DynamicsKWTAResult:
+    """Stream ``vectors [B, d]`` through ``GradedEncoder → Dense(P) → ThresholdKWTA → WinnerReadout``.
+
+    Cues are ``S + 1`` steps apart (``S`` = search iterations); cue ``b`` reaches the population at
+    step ``2 + b(S+1)`` and its winners spike ``S`` steps later.
+    """
+    from lava.proc.dense.process import Dense
+
+    from deploy_loihi.encoder.process import GradedEncoder
+    from deploy_loihi.kwta_dynamics.process import ThresholdKWTA
+    from deploy_loihi.readout.process import WinnerReadout
+
+    x = np.asarray(vectors, dtype=np.float64)
+    p = np.asarray(projection, dtype=np.int64)
+    b, n = x.shape[0], p.shape[0]
+    kw = ThresholdKWTA(shape=(n,), k=k, value_bits=value_bits, frac_bits=frac_bits, tie_break=tie_break)
+    search = kw.num_steps_per_search
+    period = search + 1
+    steps = 2 + (b - 1) * period + search
+    slots = min(2 * k, n)
+    enc = GradedEncoder(vectors=x, period=period, num_message_bits=num_message_bits)
+    dense = Dense(weights=PROJECTION_WEIGHT * p, weight_exp=PROJECTION_WEIGHT_EXP, num_message_bits=num_message_bits)
+    ro = WinnerReadout(shape=(n,), k=slots, num_steps=steps)
+    enc.s_out.connect(dense.s_in)
+    dense.a_out.connect(kw.a_in)
+    kw.s_out.connect(ro.s_in)
+    (rec, counts, dropped), wall = _run(kw, steps, precision, lambda: (ro.winners.get(), ro.counts.get(), kw.dropped.get()))
+    out_rows = [2 + i * period + search - 1 for i in range(b)]  # 0-based rows of the output steps
+    return DynamicsKWTAResult(
+        np.asarray(rec, dtype=np.int64)[out_rows], np.asarray(counts, dtype=np.int64)[out_rows], search, steps, wall,
+        int(np.asarray(dropped).reshape(-1)[0]),
+    )
+
+
+@dataclass(frozen=True)
 class HebbianResult:
     """Learned weights ``W [n_pre, n_post]`` (production orientation), steps and wall seconds."""
 
