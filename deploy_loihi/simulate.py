@@ -9,7 +9,9 @@ Steps (all Lava runs in Lava's CPU simulation, each under a hard deadline):
 3. Hebbian learning of the chain links in Lava (``HebbianAssociation``), vs the production counts.
 4. ``MultiHopRecall`` of every chain head, vs the production chain recall (per-hop code overlap,
    recalled memory, recall), with spike / synaptic-operation counts per recall and wall times.
-5. A Loihi 2 resource estimate for 1K, 20K and 100K memories (:mod:`deploy_loihi.resources`).
+5. Winner selection by neuron dynamics (``kwta_dynamics.ThresholdKWTA``, a bit-serial threshold
+   search) on every memory's projection, vs exact top-k: exact-set rate, overlap, extra winners, steps.
+6. A Loihi 2 resource estimate for 1K, 20K and 100K memories (:mod:`deploy_loihi.resources`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,14 @@ import numpy as np
 from deploy_loihi import reference as R
 from deploy_loihi import resources
 from deploy_loihi.fixed import DEFAULT_MESSAGE_BITS, MAX_MESSAGE_BITS, scale_for_message_bits
-from deploy_loihi.network import Precision, learn_hebbian, run_kwta, run_multihop, run_with_deadline
+from deploy_loihi.network import (
+    Precision,
+    learn_hebbian,
+    run_kwta,
+    run_kwta_dynamics,
+    run_multihop,
+    run_with_deadline,
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,8 @@ class SimulateConfig:
     seed: int = 0
     num_message_bits: int = DEFAULT_MESSAGE_BITS
     timeout_s: float = 600.0
+    #: Search iterations of the floating-point threshold search's value phase (integer + fraction bits).
+    float_search_bits: int = 24
 
     def __post_init__(self) -> None:
         for name, lo in (("memories", 2), ("code_dim", 2), ("k", 1), ("hops", 1), ("w_cap", 1)):
@@ -182,6 +193,7 @@ def simulate(cfg: SimulateConfig, texts: list[str], *, encoder=None, progress: b
             "num_steps": mh.num_steps, "wall_s": mh.wall_s, "wall_s_per_recall": mh.wall_s / len(heads), **cost,
         }
         entry["multihop"]["recall_delta_points"] = 100.0 * (entry["multihop"]["recall"] - report["production"]["recall"])
+        entry["kwta_dynamics"] = _dynamics(x, p, k, prec, ref_float if not fixed else stored, cfg)
         runs[prec.value] = entry
     report["lava"] = runs
     report["resources"] = {
@@ -194,6 +206,45 @@ def simulate(cfg: SimulateConfig, texts: list[str], *, encoder=None, progress: b
     }
     report["versions"] = _versions()
     return report
+
+
+def search_bits(dim_in: int, cfg: SimulateConfig, fixed: bool) -> tuple[int, int]:
+    """``(value_bits, frac_bits)`` of the threshold search for projections of unit vectors.
+
+    Fixed point: ``|h| <= s √d + d/2`` (``s`` the payload scale), value_bits = bits of that bound + sign.
+    Floating point: ``|h| <= 2 √d`` (Lava's floating ``Dense`` ignores ``weight_exp``, so the ±2
+    projection weights double the current); the rest of ``float_search_bits`` goes to fraction bits.
+    """
+    from deploy_loihi.fixed import PROJECTION_WEIGHT, STATE_BITS
+
+    if fixed:
+        bound = scale_for_message_bits(cfg.num_message_bits) * np.sqrt(dim_in) + dim_in / 2
+    else:
+        bound = PROJECTION_WEIGHT * np.sqrt(dim_in)
+    vb = min(int(np.ceil(np.log2(bound + 1))) + 1, STATE_BITS)
+    return (vb, 0) if fixed else (vb, max(cfg.float_search_bits - vb, 0))
+
+
+def _dynamics(x: np.ndarray, p: np.ndarray, k: int, prec: Precision, ref: np.ndarray, cfg: SimulateConfig) -> dict:
+    """Threshold-search k-WTA (with and without the index tie phase) vs exact top-k ``ref [B, k]``."""
+    fixed = prec is Precision.FIXED
+    vb, fb = search_bits(x.shape[1], cfg, fixed)
+    out = {"value_bits": vb, "frac_bits": fb}
+    for tie_break in (False, True):
+        r = run_with_deadline(run_kwta_dynamics, x, p, k, precision=prec, value_bits=vb, frac_bits=fb,
+                              tie_break=tie_break, num_message_bits=cfg.num_message_bits, timeout_s=cfg.timeout_s)
+        sets = [set(w[w >= 0].tolist()) for w in r.winners]
+        exact = [s == set(rr.tolist()) and c == k for s, rr, c in zip(sets, ref, r.counts)]
+        out["tie_phase" if tie_break else "threshold_only"] = {
+            "exact_set_rate": float(np.mean(exact)),
+            "overlap": float(np.mean([len(s & set(rr.tolist())) / k for s, rr in zip(sets, ref)])),
+            "contains_topk": float(np.mean([set(rr.tolist()) <= s for s, rr in zip(sets, ref)])),
+            "mean_extra_winners": float(np.mean(r.counts - k)), "max_extra_winners": int(np.max(r.counts - k)),
+            "search_steps": r.steps_per_search, "latency_steps": r.steps_per_search + 1,
+            "onchip_steps_estimate": 2 * r.steps_per_search + 1,
+            "dropped": r.dropped, "num_steps": r.num_steps, "wall_s": r.wall_s,
+        }
+    return out
 
 
 def _costs(mh, cues: np.ndarray, p: np.ndarray, stored: np.ndarray, w_eff: np.ndarray, cfg: SimulateConfig) -> dict:
@@ -291,6 +342,21 @@ def to_markdown(rep: dict) -> str:
               "|---|" + "---|" * (c["hops"] + 1)]
     for tag, e in rep["lava"].items():
         lines.append(f"| {tag} | " + " | ".join(f"{v:.4f}" for v in e["multihop"]["code_overlap_per_hop"]) + " |")
+    lines += ["", "## Winner selection by neuron dynamics (ThresholdKWTA) vs exact top-k", "",
+              "Reference: the same precision's exact k-WTA (floating: torch float `kwta(P x)`; fixed: production "
+              "`pattern_separate`). Latency = search steps + 1 output step; on chip ≈ 2 × search steps + 1 "
+              "(counter and broadcast synapses add a step each).", "",
+              "| precision | mode | value bits | frac bits | search steps | exact set | overlap | contains top-k "
+              "| mean extra | max extra | wall s |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for tag, e in rep["lava"].items():
+        dyn = e.get("kwta_dynamics")
+        if not dyn:
+            continue
+        for mode in ("threshold_only", "tie_phase"):
+            r = dyn[mode]
+            lines.append(f"| {tag} | {mode} | {dyn['value_bits']} | {dyn['frac_bits']} | {r['search_steps']} | "
+                         f"{r['exact_set_rate']:.4f} | {r['overlap']:.4f} | {r['contains_topk']:.4f} | "
+                         f"{r['mean_extra_winners']:.3f} | {r['max_extra_winners']} | {r['wall_s']:.2f} |")
     lines += ["", "## Cost per recall", "",
               "| precision | latency steps | spikes | synaptic ops | multi-hop wall s (all cues) | wall s / recall "
               "| Hebbian learn wall s | k-WTA wall s |", "|---|---|---|---|---|---|---|---|"]

@@ -13,6 +13,8 @@ from hybrid.cli import main  # noqa: E402
 
 #: The tiny run must keep fixed-point recall within this many points of production.
 MAX_RECALL_GAP_POINTS = 2.0
+#: The fixed-point threshold search with its tie phase selects exactly the production top-k.
+MIN_DYNAMICS_EXACT_FIXED = 1.0
 
 
 def test_bad_arguments():
@@ -53,5 +55,9 @@ def test_simulate_tiny(tmp_path, minilm, monkeypatch):
     assert fx["hebbian"]["identical_to_production"], "fixed-point Hebbian W must equal the production counts"
     assert abs(fx["multihop"]["recall_delta_points"]) <= MAX_RECALL_GAP_POINTS, fx["multihop"]
     assert fx["multihop"]["latency_steps_per_recall"] == 3 * 2 + 2
+    assert rep["reference_matches_pattern_separate"], "NumPy reference != production pattern_separate"
+    dyn = fx["kwta_dynamics"]["tie_phase"]
+    assert dyn["exact_set_rate"] >= MIN_DYNAMICS_EXACT_FIXED, f"threshold search with tie phase: {dyn}"
+    assert fx["kwta_dynamics"]["threshold_only"]["contains_topk"] == 1.0, "the threshold phase must keep the top-k"
     assert [e["memories"] for e in rep["resources"]["estimates"]] == [1000, 20000, 100000]
     assert rep["versions"]["lava-nc"] == "0.10.0"
