@@ -206,6 +206,9 @@ class AssociativeIndex:
         self._main_rows = 0
         self._inv_ptr = np.zeros(n + 1, dtype=np.int64)
         self._inv_rows = np.empty(0, dtype=np.int64)
+        # Bit-packed copy of (W > 0), rows presynaptic, little bit order ([N, ceil(N/8)] uint8,
+        # N²/8 bytes): with w_cap = 1 a hop reads k packed rows instead of k rows of N bytes.
+        self._wbits: np.ndarray | None = None
 
     # ------------------------------------------------------------------ codes
     @property
@@ -406,6 +409,7 @@ class AssociativeIndex:
         post = self._codes[[self._row_of[b] for _, b in pairs]]
         for s in range(0, len(pairs), 4096):
             F.hebbian_update_(w, pre[s : s + 4096], post[s : s + 4096], sign=sign)
+        self._sync_bits(np.unique(pre.numpy()))
         if sign > 0 and not self._saturated:
             self._saturated = bool((w == F.W_SATURATION).any())
 
@@ -413,9 +417,23 @@ class AssociativeIndex:
         """Learn ``W`` again from the edge set (only needed when a count saturated)."""
         if self.w is not None:
             self.w.zero_()
+            self._sync_bits()
         self._saturated = False
         pairs = [e for e in self.edges() if e not in exclude]
         self._learn(pairs, sign=1)
+
+    def _sync_bits(self, rows: np.ndarray | None = None) -> None:
+        """Refresh the packed ``W > 0`` rows ``rows`` (all rows when None); only kept for ``w_cap = 1``."""
+        if self.w is None or self.config.w_cap != 1:
+            self._wbits = None
+            return
+        wn = self.w.numpy()
+        if self._wbits is None:
+            self._wbits = np.packbits(wn > 0, axis=1, bitorder="little")
+        elif rows is None:
+            self._wbits[:] = np.packbits(wn > 0, axis=1, bitorder="little")
+        elif len(rows):
+            self._wbits[rows] = np.packbits(wn[rows] > 0, axis=1, bitorder="little")
 
     def link(self, pairs: Iterable[tuple[int, int]]) -> int:
         """Learn directed associations ``pre -> post``; returns how many were new.
@@ -450,34 +468,68 @@ class AssociativeIndex:
         return len(gone)
 
     # ----------------------------------------------------------------- recall
+    # Everything below is NumPy on the calling thread: these are small operations (k rows of W,
+    # a few thousand postings) for which torch's per-op and intra-op threading overhead cost far
+    # more than the work on a loaded 2-core CPU. Every function is exact (integer arithmetic) and
+    # keeps the reference tie rule (lower index / lower row wins); tests compare them with
+    # ``functional.hop_step`` / ``functional.cleanup`` and with a brute-force spread.
+    def _hop_input_np(self, codes: np.ndarray) -> np.ndarray:
+        """``h = min(W, w_cap)ᵀ c`` for winner sets ``codes [B, k]`` -> ``[B, N]``.
+
+        With ``w_cap = 1`` (default) it sums the ``k`` packed rows of ``W > 0`` (``k · N/8`` bytes
+        read per code instead of ``k · N``); the result is uint8 whenever ``k · w_cap <= 255``
+        (no overflow possible), int32 otherwise.
+        """
+        assert self.w is not None
+        n, kk = self.code_dim, codes.shape[1]
+        small = kk * self.config.w_cap <= 255
+        if self._wbits is not None and small:
+            bits = np.unpackbits(self._wbits[codes], axis=2, count=n, bitorder="little")
+            return bits.sum(axis=1, dtype=np.uint8)
+        rows = self.w.numpy()[codes]  # [B, k, N] uint8
+        if self.config.w_cap < F.W_SATURATION:
+            np.minimum(rows, self.config.w_cap, out=rows)
+        return rows.sum(axis=1, dtype=np.uint8 if small else np.int32)
+
+    @staticmethod
+    def _kwta_ranked(h: np.ndarray, k: int) -> np.ndarray:
+        """Winners ``[B, k]`` of ``h [B, N]`` in rank order (largest first; equal values: lower index first).
+
+        The same set as :func:`functional.kwta` (which returns it sorted). For uint8 input a stable
+        sort of ``255 - h`` is a linear-time radix sort whose order is exactly the tie rule.
+        """
+        if h.dtype == np.uint8:
+            return np.argsort(~h, axis=1, kind="stable")[:, :k]
+        top = kwta_np(h, k)
+        key = np.take_along_axis(h, top, axis=1).astype(np.int64) * h.shape[1] - top
+        return np.take_along_axis(top, np.argsort(-key, axis=1, kind="stable"), axis=1)
+
     def hop_winners(self, winners: torch.Tensor, k: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``W`` then k-WTA: ``(next winners [B, k'], active [B, k'])`` (see :func:`functional.hop_step`)."""
         kk = k or self.k
         if self.w is None:
             z = torch.zeros((winners.shape[0], kk), dtype=torch.int64)
             return z, torch.zeros_like(z, dtype=torch.bool)
-        h = self._hop_input(winners).numpy()
-        nxt = kwta_np(h, kk)
+        win = winners.numpy() if isinstance(winners, torch.Tensor) else np.asarray(winners)
+        h = self._hop_input_np(win.astype(np.int64, copy=False))
+        nxt = np.sort(self._kwta_ranked(h, kk), axis=1)
         return torch.from_numpy(nxt), torch.from_numpy(np.take_along_axis(h, nxt, axis=1) > 0)
 
     def _hop_input(self, winners: torch.Tensor) -> torch.Tensor:
-        """Same result as :func:`functional.hop_input`, computed with NumPy.
-
-        These are tiny operations (k rows of N bytes); torch's intra-op threads cost far more
-        than the work on a loaded CPU (measured ~0.01 ms single-threaded vs ~5 ms with two busy
-        threads), and NumPy runs them on the calling thread.
-        """
-        assert self.w is not None
-        wn = self.w.numpy()
-        cap = self.config.w_cap
+        """Same result as :func:`functional.hop_input` (int32 ``[B, N]``), computed with NumPy."""
         win = winners.numpy() if isinstance(winners, torch.Tensor) else np.asarray(winners)
-        out = np.empty((win.shape[0], self.code_dim), dtype=np.int32)
-        for b in range(win.shape[0]):
-            rows = wn[win[b]]
-            if cap < F.W_SATURATION:
-                rows = np.minimum(rows, cap)
-            rows.sum(axis=0, dtype=np.int32, out=out[b])
-        return torch.from_numpy(out)
+        return torch.from_numpy(self._hop_input_np(win.astype(np.int64, copy=False)).astype(np.int32))
+
+    def _postings(self, units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows listed by the inverted index for ``units [U]``: ``(rows, lengths [U])`` (one pass, no Python loop)."""
+        ptr = self._inv_ptr
+        start = ptr[units]
+        lens = ptr[units + 1] - start
+        total = int(lens.sum())
+        if total == 0:
+            return np.empty(0, dtype=np.int64), lens
+        offs = np.repeat(start - (np.cumsum(lens) - lens), lens)
+        return self._inv_rows[np.arange(total, dtype=np.int64) + offs], lens
 
     def overlaps(self, winners: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         """``[size]`` (weighted) overlap of one recalled winner set with every stored code row.
@@ -489,11 +541,8 @@ class AssociativeIndex:
         wts = np.ones(len(winners), dtype=np.int64) if weights is None else np.asarray(weights, dtype=np.int64)
         counts = np.zeros(self._size, dtype=np.int64)
         if self._main_rows and len(winners):
-            ptr = self._inv_ptr
-            parts = [self._inv_rows[ptr[u] : ptr[u + 1]] for u in winners.tolist()]
-            lens = np.fromiter((len(p) for p in parts), dtype=np.int64, count=len(parts))
-            if lens.sum():
-                rows = np.concatenate(parts)
+            rows, lens = self._postings(winners)
+            if rows.size:
                 if weights is None:
                     counts += np.bincount(rows, minlength=self._size)[: self._size]
                 else:
@@ -507,14 +556,16 @@ class AssociativeIndex:
         return counts
 
     def _best(self, counts: np.ndarray, m: int) -> list[tuple[int, int]]:
-        """``m`` rows of largest count, ties to the lower row, as ``(memory id, count)``; zeros skipped."""
-        if counts.size == 0:
-            return []
-        mm = min(m, counts.size)
-        key = counts * (counts.size + 1) + (counts.size - np.arange(counts.size))
-        top = np.argpartition(-key, mm - 1)[:mm] if mm < counts.size else np.arange(counts.size)
-        top = top[np.argsort(-key[top], kind="stable")]
-        return [(int(self._row_ids[r]), int(counts[r])) for r in top if counts[r] > 0]
+        """``m`` rows of largest count, ties to the lower row, as ``(memory id, count)``; zeros skipped.
+
+        Only the non-zero rows are ranked (a handful next to all stored rows).
+        """
+        if m == 1:
+            r = int(np.argmax(counts)) if counts.size else 0  # first maximum = lowest row
+            return [(int(self._row_ids[r]), int(counts[r]))] if counts.size and counts[r] > 0 else []
+        cand = np.flatnonzero(counts)
+        top = cand[np.lexsort((cand, -counts[cand]))[:m]]
+        return [(int(self._row_ids[r]), int(counts[r])) for r in top]
 
     def cleanup(self, winners: torch.Tensor, active: torch.Tensor | None = None, m: int = 1) -> list[list[tuple[int, int]]]:
         """Nearest stored memories to recalled codes ``[B, k]``: per row a list of ``(id, overlap)``."""
@@ -535,19 +586,24 @@ class AssociativeIndex:
         if not isinstance(hops, int) or hops < 0:
             raise InvalidInputError(f"hops must be an int >= 0, got {hops!r}")
         if isinstance(start, torch.Tensor):
-            cur, path = start.reshape(1, -1).to(torch.int64), []
+            cur, path = start.reshape(1, -1).to(torch.int64).numpy(), []
         else:
-            cur, path = self.code_of(int(start)).reshape(1, -1), [int(start)]
+            cur, path = self.code_of(int(start)).reshape(1, -1).numpy(), [int(start)]
         out: list[Hop] = []
+        if self.w is None:
+            return out
+        codes = self._codes.numpy()
         for h in range(1, hops + 1):
-            nxt, active = self.hop_winners(cur)
-            best = self.cleanup(nxt, active, m=1)[0]
+            hin = self._hop_input_np(cur)
+            nxt = self._kwta_ranked(hin, self.k)[0]
+            nxt = nxt[hin[0, nxt] > 0]  # active winners only (a winner with h = 0 just fills k)
+            best = self._best(self.overlaps(nxt), 1)
             if not best:
                 break
             mid, ov = best[0]
             path = path + [mid]
             out.append(Hop(h, mid, ov / self.k, path))
-            cur = self.code_of(mid).reshape(1, -1)
+            cur = codes[self._row_of[mid]][None]
         return out
 
     def spread(self, sources: Sequence[int], m: int) -> list[list[tuple[int, float]]]:
@@ -561,27 +617,61 @@ class AssociativeIndex:
 
         which is 1 for an associate whose whole code was recalled. Results below
         ``min_strength`` and the source itself are dropped; sources without a code get ``[]``.
+        Equal strengths are ordered by stored row (the lower row first).
+
+        All sources are done in one vectorised pass: one ``h`` for the batch, one k-WTA, one
+        gather of the inverted-index postings of every active winner, and one weighted
+        ``bincount`` over (source, row) pairs; only rows that share a winner are touched and only
+        those reaching ``min_strength`` are ranked.
         """
         out: list[list[tuple[int, float]]] = [[] for _ in sources]
         have = [i for i, s in enumerate(sources) if int(s) in self._row_of and int(s) in self._out]
-        if not have or self.w is None:
+        if not have or self.w is None or m < 1:
             return out
-        codes = self._codes[[self._row_of[int(sources[i])] for i in have]]
+        size = self._size
+        src_rows = np.fromiter((self._row_of[int(sources[i])] for i in have), dtype=np.int64, count=len(have))
+        codes = self._codes.numpy()
+        h = self._hop_input_np(codes[src_rows])
         kk = min(self.k * self.config.spread_width, self.code_dim)
-        h = self._hop_input(codes).numpy()
-        nxt = kwta_np(h, kk)
-        hv = np.take_along_axis(h, nxt, axis=1)
+        win = self._kwta_ranked(h, kk)
+        hv = np.take_along_axis(h, win, axis=1).astype(np.int64)
+        b_idx, j_idx = np.nonzero(hv > 0)
+        units, wts = win[b_idx, j_idx], hv[b_idx, j_idx]
+        nb = len(have)
         norm = float(self.k * self.k * self.config.w_cap)
-        for j, i in enumerate(have):
-            keep = hv[j] > 0
-            counts = self.overlaps(nxt[j][keep], hv[j][keep])
-            src = int(sources[i])
-            res = []
-            for mid, c in self._best(counts, m + 1):
-                s = min(1.0, c / norm)
-                if mid != src and s >= self.config.min_strength:
-                    res.append((mid, s))
-            out[i] = res[:m]
+        # Integer pre-filter, below every count whose strength min(1, c / norm) can pass; the exact
+        # float test is then applied to the few rows above it.
+        c_min = max(1, int(np.floor(self.config.min_strength * norm)) - 1)
+        cb_parts, cr_parts, cv_parts = [], [], []
+        if self._main_rows and units.size:
+            rows, lens = self._postings(units)
+            if rows.size:
+                key = np.repeat(b_idx * size, lens) + rows
+                cnt = np.bincount(key, weights=np.repeat(wts, lens))
+                cand = np.flatnonzero(cnt >= c_min)
+                cb_parts.append(cand // size)
+                cr_parts.append(cand % size)
+                cv_parts.append(cnt[cand].astype(np.int64))
+        if size > self._main_rows and units.size:
+            lut = np.zeros((nb, self.code_dim + 1), dtype=np.int64)
+            lut[b_idx, units] = wts
+            tail = lut[:, codes[self._main_rows : size]].sum(axis=2)  # [nb, rows past the index]
+            tb, tr = np.nonzero(tail >= c_min)
+            cb_parts.append(tb)
+            cr_parts.append(tr + self._main_rows)
+            cv_parts.append(tail[tb, tr])
+        if not cb_parts:
+            return out
+        cb, cr, cv = np.concatenate(cb_parts), np.concatenate(cr_parts), np.concatenate(cv_parts)
+        keep = (np.minimum(1.0, cv / norm) >= self.config.min_strength) & (self._row_ids[cr] >= 0)
+        cb, cr, cv = cb[keep], cr[keep], cv[keep]
+        order = np.lexsort((cr, -cv, cb))
+        mids = self._row_ids[cr]
+        for j in order.tolist():
+            i = have[int(cb[j])]
+            mid = int(mids[j])
+            if mid != int(sources[i]) and len(out[i]) < m:
+                out[i].append((mid, min(1.0, int(cv[j]) / norm)))
         return out
 
     # ------------------------------------------------------------- accounting
@@ -665,6 +755,7 @@ class AssociativeIndex:
             idx._n_edges = len(edges)
             if "w" in tensors:
                 idx.w = tensors["w"].clone()
+                idx._sync_bits()
             elif edges:
                 idx._rebuild_w()
             idx._saturated = meta.get("saturated") == "1"
