@@ -197,13 +197,23 @@ def add(ctx, texts, file, jsonl, namespace, meta, as_json, quiet):
 @click.option("--where", "-w", multiple=True, help="key=value metadata equality filter (repeatable).")
 @click.option("--hops", default=0, show_default=True, type=click.IntRange(0, 8),
               help="Also rank memories reached through up to this many associations.")
+@click.option("--fusion", is_flag=True,
+              help="Fuse dense recall with BM25 and spread along sequences and shared terms (hybrid.fusion; "
+                   "best on conversations, see docs/evaluation.md). Scores are then fused ranks, not cosines.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def search(ctx, query, k, namespace, where, hops, as_json):
+def search(ctx, query, k, namespace, where, hops, fusion, as_json):
     """Recall the memories that best match QUERY."""
+    if fusion and (where or hops):
+        fail("--fusion cannot be combined with --where or --hops")
     mem = open_memory(ctx, create=False)
     try:
-        results = mem.search(query, k, namespace=namespace, where=parse_pairs(where, "--where"), hops=hops)
+        if fusion:
+            from .fusion import FusionSearcher
+
+            results = FusionSearcher(mem).search(query, k, namespace=namespace)
+        else:
+            results = mem.search(query, k, namespace=namespace, where=parse_pairs(where, "--where"), hops=hops)
     except HHMemError as exc:
         fail(str(exc))
     print_results(results, as_json=as_json)

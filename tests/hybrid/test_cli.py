@@ -31,6 +31,9 @@ def test_add_search_get_delete_stats(tmp_path):
     assert len(ids) == 2
     res = json.loads(hhmem("search", "kettle pantry", "-k", "2", "--json", store=store).stdout)
     assert res[0]["id"] == ids[0] and res[0]["text"] == "the red kettle is in the pantry"
+    fused = json.loads(hhmem("search", "kettle pantry", "-k", "2", "--fusion", "--json", store=store).stdout)
+    assert fused[0]["id"] == ids[0] and len(fused) == 2
+    assert "cannot be combined" in hhmem("search", "x", "--fusion", "--hops", "1", store=store, check=False).stderr
     table = hhmem("search", "kettle pantry", store=store).stdout
     assert "rank" in table and "the red kettle" in table
     got = json.loads(hhmem("get", str(ids[1]), "--json", store=store).stdout)
