@@ -7,6 +7,8 @@ from lava.magma.core.process.ports.ports import InPort, OutPort
 from lava.magma.core.process.process import AbstractProcess, LogConfig
 from lava.magma.core.process.variable import Var
 
+from .._checks import check_shape
+
 
 class KWTA(AbstractProcess):
     """k-winner-take-all population of ``n`` neurons.
@@ -65,7 +67,7 @@ class KWTA(AbstractProcess):
         name: str | None = None,
         log_config: LogConfig | None = None,
     ) -> None:
-        shape = _check_shape(shape)
+        shape = check_shape(shape)
         n = shape[0]
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= int(k) <= n:
             raise ValueError(f"k must be an int in [1, {n}] for shape {shape}, got {k!r}")
@@ -88,15 +90,3 @@ class KWTA(AbstractProcess):
         self.positive_only = Var(shape=(1,), init=int(bool(positive_only)))
         self.burst = Var(shape=(1,), init=0)
         self.a = Var(shape=shape, init=0)
-
-
-def _check_shape(shape: object) -> tuple[int]:
-    if (
-        not isinstance(shape, tuple)
-        or len(shape) != 1
-        or isinstance(shape[0], bool)
-        or not isinstance(shape[0], (int, np.integer))
-        or shape[0] < 1
-    ):
-        raise ValueError(f"shape must be a 1-tuple (n,) with n >= 1, got {shape!r}")
-    return (int(shape[0]),)

@@ -11,6 +11,8 @@ from lava.magma.core.process.variable import Var
 
 from deploy_loihi.fixed import STATE_BITS
 
+from .._checks import check_shape
+
 
 def index_bits_for(n: int) -> int:
     """Bits of the index threshold ``J`` of the tie phase: ``J`` must reach ``n``, so ``ceil(log2(n + 1))``."""
@@ -100,15 +102,8 @@ class ThresholdKWTA(AbstractProcess):
         name: str | None = None,
         log_config: LogConfig | None = None,
     ) -> None:
-        if (
-            not isinstance(shape, tuple)
-            or len(shape) != 1
-            or isinstance(shape[0], bool)
-            or not isinstance(shape[0], (int, np.integer))
-            or shape[0] < 1
-        ):
-            raise ValueError(f"shape must be a 1-tuple (n,) with n >= 1, got {shape!r}")
-        n = int(shape[0])
+        shape = check_shape(shape)
+        n = shape[0]
         for label, val, lo, hi in (("k", k, 1, n), ("value_bits", value_bits, 2, STATE_BITS), ("frac_bits", frac_bits, 0, 32)):
             if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or not lo <= val <= hi:
                 raise ValueError(f"{label} must be an int in [{lo}, {hi}], got {val!r}")

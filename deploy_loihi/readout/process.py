@@ -7,6 +7,8 @@ from lava.magma.core.process.ports.ports import InPort
 from lava.magma.core.process.process import AbstractProcess, LogConfig
 from lava.magma.core.process.variable import Var
 
+from .._checks import check_shape
+
 
 class WinnerReadout(AbstractProcess):
     """Records the indices of the neurons that spiked at each step (a k-WTA layer's winners).
@@ -46,15 +48,8 @@ class WinnerReadout(AbstractProcess):
         name: str | None = None,
         log_config: LogConfig | None = None,
     ) -> None:
-        if (
-            not isinstance(shape, tuple)
-            or len(shape) != 1
-            or isinstance(shape[0], bool)
-            or not isinstance(shape[0], (int, np.integer))
-            or shape[0] < 1
-        ):
-            raise ValueError(f"shape must be a 1-tuple (n,) with n >= 1, got {shape!r}")
-        n = int(shape[0])
+        shape = check_shape(shape)
+        n = shape[0]
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
             raise ValueError(f"k must be an int in [1, {n}], got {k!r}")
         if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or num_steps < 1:
