@@ -159,6 +159,129 @@ def kwta_np(h: np.ndarray, k: int) -> np.ndarray:
     return np.sort(top, axis=1)
 
 
+# ====================================================================== compiled recall kernels
+# Optional numba kernels for the hop input and the spread (docs/performance.md, "Multi-hop
+# cost"). They compute exactly what the NumPy path below computes (integer arithmetic, same tie
+# rule); without numba, or with HHMEM_NO_NUMBA=1, the NumPy path runs. ``cache=True`` stores the
+# machine code next to this file (__pycache__), so only the first process after an install pays
+# the compile (about 2 s here); where that folder is read-only numba compiles once per process.
+def _bit_lut() -> np.ndarray:
+    """``[256]`` uint64: byte ``v`` spread to one byte per bit (bit j of v -> byte j, little-endian)."""
+    v = np.arange(256, dtype=np.uint64)
+    out = np.zeros(256, dtype=np.uint64)
+    for j in range(8):
+        out |= ((v >> np.uint64(j)) & np.uint64(1)) << np.uint64(8 * j)
+    return out
+
+
+#: Byte -> 8 bytes of 0/1 (little-endian): summing these uint64 words adds 8 uint8 counters at once.
+_BIT_LUT = _bit_lut()
+#: The byte-lane trick needs the uint64 view to put byte j of a word at unit 8b + j.
+_LITTLE = np.little_endian
+
+
+def _load_numba_kernels() -> dict[str, Any] | None:
+    if os.environ.get("HHMEM_NO_NUMBA"):
+        return None
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    def jit(fn):
+        try:
+            return numba.njit(cache=True, nogil=True)(fn)
+        except RuntimeError:  # no writable cache location: compile once per process instead
+            return numba.njit(nogil=True)(fn)
+
+    @jit
+    def hop_input_bits(wbits, codes, lut):  # pragma: no cover - compiled
+        b_n, kk = codes.shape
+        nb = wbits.shape[1]
+        out = np.zeros((b_n, nb), dtype=np.uint64)
+        for b in range(b_n):
+            for j in range(kk):
+                row = codes[b, j]
+                for t in range(nb):
+                    out[b, t] += lut[wbits[row, t]]
+        return out
+
+    @jit
+    def spread_counts(h, kk, inv_ptr, inv_rows, codes, main_rows, size, c_min):  # pragma: no cover - compiled
+        b_n, n = h.shape
+        cnt = np.zeros(size, dtype=np.int64)
+        touched = np.empty(size + 1, dtype=np.int64)
+        weight = np.zeros(n + 1, dtype=np.int64)
+        hist = np.zeros(256, dtype=np.int64)
+        win = np.empty(kk, dtype=np.int64)
+        # At most one output per (source, row); np.empty only commits the pages written.
+        ob = np.empty(b_n * size, dtype=np.int64)
+        orow = np.empty(b_n * size, dtype=np.int64)
+        ov = np.empty(b_n * size, dtype=np.int64)
+        n_out = 0
+        for b in range(b_n):
+            # k-WTA as a set: every unit with h > t, then the lowest-index units with h == t
+            # (t > 0 only: a winner with h = 0 just fills k and is ignored).
+            hist[:] = 0
+            for i in range(n):
+                hist[h[b, i]] += 1
+            above = 0
+            t = 255
+            while t > 0 and above + hist[t] < kk:
+                above += hist[t]
+                t -= 1
+            take = kk - above if t > 0 else 0
+            nw = 0
+            for i in range(n):
+                v = h[b, i]
+                if v > t:
+                    win[nw] = i
+                    nw += 1
+                elif v == t and take > 0:
+                    win[nw] = i
+                    nw += 1
+                    take -= 1
+            # Weighted overlap of every row sharing a winner (inverted index). The first visit of a
+            # row appends it to `touched` without a branch (the slot is overwritten otherwise).
+            nt = 0
+            for q in range(nw):
+                u = win[q]
+                w = np.int64(h[b, u])
+                weight[u] = w
+                for p in range(inv_ptr[u], inv_ptr[u + 1]):
+                    r = inv_rows[p]
+                    c0 = cnt[r]
+                    touched[nt] = r
+                    nt += c0 == 0
+                    cnt[r] = c0 + w
+            # Rows added since the inverted index was built: scan their codes.
+            for r2 in range(main_rows, size):
+                s = np.int64(0)
+                for j in range(codes.shape[1]):
+                    s += weight[codes[r2, j]]
+                if s > 0:
+                    touched[nt] = r2
+                    nt += 1
+                    cnt[r2] = s
+            for q in range(nt):
+                r3 = touched[q]
+                if cnt[r3] >= c_min:
+                    ob[n_out] = b
+                    orow[n_out] = r3
+                    ov[n_out] = cnt[r3]
+                    n_out += 1
+                cnt[r3] = 0
+            for q in range(nw):
+                weight[win[q]] = 0
+        return ob[:n_out], orow[:n_out], ov[:n_out]
+
+    return {"hop_input_bits": hop_input_bits, "spread_counts": spread_counts}
+
+
+#: The compiled kernels, or None (NumPy path). Tests set it to None to run the NumPy path.
+_NB: dict[str, Any] | None = _load_numba_kernels()
+
+
 class AssociativeIndex:
     """Projection, sparse codes, association edges and the Hebbian matrix ``W`` (in memory).
 
@@ -484,6 +607,12 @@ class AssociativeIndex:
         n, kk = self.code_dim, codes.shape[1]
         small = kk * self.config.w_cap <= 255
         if self._wbits is not None and small:
+            if _NB is not None and _LITTLE and codes.size and 0 <= codes.min() and codes.max() < n:
+                # Compiled: each packed byte becomes one uint64 of 8 one-byte counters
+                # (_BIT_LUT); adding the k words adds 8 units at once, carry-free because every
+                # counter stays <= k <= 255. (The kernel does no bounds checks, hence the test.)
+                words = _NB["hop_input_bits"](self._wbits, np.ascontiguousarray(codes), _BIT_LUT)
+                return words.view(np.uint8)[:, :n]
             bits = np.unpackbits(self._wbits[codes], axis=2, count=n, bitorder="little")
             return bits.sum(axis=1, dtype=np.uint8)
         rows = self.w.numpy()[codes]  # [B, k, N] uint8
@@ -633,15 +762,20 @@ class AssociativeIndex:
         codes = self._codes.numpy()
         h = self._hop_input_np(codes[src_rows])
         kk = min(self.k * self.config.spread_width, self.code_dim)
+        norm = float(self.k * self.k * self.config.w_cap)
+        # Integer pre-filter, below every count whose strength min(1, c / norm) can pass; the exact
+        # float test is then applied to the few rows above it.
+        c_min = max(1, int(np.floor(self.config.min_strength * norm)) - 1)
+        if _NB is not None and h.dtype == np.uint8:
+            cb, cr, cv = _NB["spread_counts"](
+                np.ascontiguousarray(h), kk, self._inv_ptr, self._inv_rows, codes, self._main_rows, size, c_min
+            )
+            return self._spread_rank(out, sources, have, cb, cr, cv, norm, m)
         win = self._kwta_ranked(h, kk)
         hv = np.take_along_axis(h, win, axis=1).astype(np.int64)
         b_idx, j_idx = np.nonzero(hv > 0)
         units, wts = win[b_idx, j_idx], hv[b_idx, j_idx]
         nb = len(have)
-        norm = float(self.k * self.k * self.config.w_cap)
-        # Integer pre-filter, below every count whose strength min(1, c / norm) can pass; the exact
-        # float test is then applied to the few rows above it.
-        c_min = max(1, int(np.floor(self.config.min_strength * norm)) - 1)
         cb_parts, cr_parts, cv_parts = [], [], []
         if self._main_rows and units.size:
             rows, lens = self._postings(units)
@@ -663,6 +797,20 @@ class AssociativeIndex:
         if not cb_parts:
             return out
         cb, cr, cv = np.concatenate(cb_parts), np.concatenate(cr_parts), np.concatenate(cv_parts)
+        return self._spread_rank(out, sources, have, cb, cr, cv, norm, m)
+
+    def _spread_rank(
+        self,
+        out: list[list[tuple[int, float]]],
+        sources: Sequence[int],
+        have: list[int],
+        cb: np.ndarray,
+        cr: np.ndarray,
+        cv: np.ndarray,
+        norm: float,
+        m: int,
+    ) -> list[list[tuple[int, float]]]:
+        """Exact strength test and ranking of candidate ``(source slot, row, count)`` triples."""
         keep = (np.minimum(1.0, cv / norm) >= self.config.min_strength) & (self._row_ids[cr] >= 0)
         cb, cr, cv = cb[keep], cr[keep], cv[keep]
         order = np.lexsort((cr, -cv, cb))

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from hybrid import associative as assoc_mod
 from hybrid import functional as F
 from hybrid.associative import AssociativeConfig, AssociativeIndex
 
@@ -26,6 +27,16 @@ CONFIGS = {
     "k*w_cap>255 (int32 path)": dict(code_dim=128, k=8, w_cap=40, spread_width=2, min_strength=0.02),
     "low min_strength": dict(code_dim=300, k=10, min_strength=0.2, spread_width=2),
 }
+
+
+@pytest.fixture(autouse=True, params=["compiled", "numpy"])
+def recall_path(request, monkeypatch):
+    """Run every test on the numba kernels (skipped without numba) and on the NumPy fallback."""
+    if request.param == "compiled" and assoc_mod._NB is None:
+        pytest.skip("numba not installed (or HHMEM_NO_NUMBA set): only the NumPy path runs")
+    if request.param == "numpy":
+        monkeypatch.setattr(assoc_mod, "_NB", None)
+    return request.param
 
 
 def unit_vectors(n: int, seed: int = SEED) -> np.ndarray:
