@@ -305,6 +305,15 @@ def stats(ctx, as_json):
         click.echo(f"{key:<15} {json.dumps(value) if isinstance(value, dict) else value}")
 
 
+def demo_chains(corpus: list[tuple[str, dict]], ids: list[int]) -> dict[str, list[int]]:
+    """Memory ids of each demo chain (metadata ``chain``), in ``step`` order."""
+    steps: dict[str, list[tuple[int, int]]] = {}
+    for (_, meta), mid in zip(corpus, ids):
+        if "chain" in meta:
+            steps.setdefault(meta["chain"], []).append((int(meta["step"]), mid))
+    return {name: [mid for _, mid in sorted(pairs)] for name, pairs in steps.items()}
+
+
 @main.command()
 @click.option("--keep", is_flag=True, help="Keep the demo store (in --store) instead of a temporary folder.")
 @click.option("-k", default=3, show_default=True, type=click.IntRange(1, 50))
@@ -325,18 +334,27 @@ def demo(ctx, keep, k):
         try:
             corpus = [(m["text"], m.get("metadata") or {}) for m in data.demo_corpus()]
             click.echo(f"hhmem {__version__} demo: {len(corpus)} memories, encoder {mem.encoder.name} on {mem.retriever.device}")
-            ingest(mem, corpus, namespace="demo", common={}, quiet=False)
-            queries = data.demo_queries()
-            hits = 0
-            scored = 0
-            for q in queries:
-                results = mem.search(q["query"], k)
+            ids = ingest(mem, corpus, namespace="demo", common={}, quiet=False)
+            chains = demo_chains(corpus, ids)
+            for chain in chains.values():
+                mem.link(chain[:-1], chain[1:])
+            click.echo(f"linked {len(chains)} chains of facts (A -> B -> C ...) in the Hebbian association matrix")
+            hits = scored = chain_hits = chain_total = 0
+            for q in data.demo_queries():
                 click.echo(f"\nQ: {q['query']}")
-                print_results(results, as_json=False)
-                if "expected" in q:
+                if "chain" in q:
+                    steps = chains[q["chain"]]
+                    results = mem.recall_chain(q["query"], hops=len(steps) - 1)
+                    click.echo("(associative chain: hop 0 is the direct recall, then one association per hop)")
+                    chain_total += 1
+                    chain_hits += [r.id for r in results] == steps
+                else:
+                    results = mem.search(q["query"], k)
                     scored += 1
                     hits += bool(results) and results[0].text == q["expected"]
-            click.echo(f"\ntop-1 correct on {hits}/{scored} demo questions; store: {path if keep else '(temporary)'}")
+                print_results(results, as_json=False)
+            click.echo(f"\ntop-1 correct on {hits}/{scored} demo questions; whole chain recalled for "
+                       f"{chain_hits}/{chain_total} chain questions; store: {path if keep else '(temporary)'}")
         finally:
             mem.close()
     except HHMemError as exc:
