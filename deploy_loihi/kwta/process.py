@@ -7,7 +7,7 @@ from lava.magma.core.process.ports.ports import InPort, OutPort
 from lava.magma.core.process.process import AbstractProcess, LogConfig
 from lava.magma.core.process.variable import Var
 
-from .._checks import check_shape
+from deploy_loihi._checks import check_shape
 
 
 class KWTA(AbstractProcess):

@@ -9,9 +9,8 @@ from lava.magma.core.process.ports.ports import InPort, OutPort
 from lava.magma.core.process.process import AbstractProcess, LogConfig
 from lava.magma.core.process.variable import Var
 
+from deploy_loihi._checks import check_shape
 from deploy_loihi.fixed import STATE_BITS
-
-from .._checks import check_shape
 
 
 def index_bits_for(n: int) -> int:

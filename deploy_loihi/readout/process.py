@@ -7,7 +7,7 @@ from lava.magma.core.process.ports.ports import InPort
 from lava.magma.core.process.process import AbstractProcess, LogConfig
 from lava.magma.core.process.variable import Var
 
-from .._checks import check_shape
+from deploy_loihi._checks import check_shape
 
 
 class WinnerReadout(AbstractProcess):
