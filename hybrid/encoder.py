@@ -51,7 +51,7 @@ def validate_texts(texts: object, *, max_chars: int = MAX_TEXT_CHARS, name: str 
         if not isinstance(t, str):
             raise InvalidInputError(f"{name}[{i}] must be a str, got {type(t).__name__}: {t!r:.60}")
         if not t.strip():
-            raise InvalidInputError(f"{name}[{i}] is empty or whitespace; a memory needs text")
+            raise InvalidInputError(f"{name}[{i}] is empty or whitespace; there is nothing to encode")
         if len(t) > max_chars:
             raise InvalidInputError(
                 f"{name}[{i}] has {len(t)} characters; the limit is {max_chars} (split it into several memories)"
