@@ -8,7 +8,7 @@ Public API::
 from __future__ import annotations
 
 from ._version import __version__
-from .config import EncoderConfig, HopfieldConfig, StorageDType
+from .config import HopfieldConfig, StorageDType
 from .encoder import CallableEncoder, HashEncoder, SentenceTransformerEncoder, load_encoder
 from .errors import (
     HHMemError,
@@ -26,7 +26,6 @@ from .store import Key, MemoryRecord, Store
 __all__ = [
     "__version__",
     "CallableEncoder",
-    "EncoderConfig",
     "HHMemError",
     "HashEncoder",
     "HopfieldConfig",

