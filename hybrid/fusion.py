@@ -1,6 +1,6 @@
-"""Fusion retrieval for conversational memory: context keys, a BM25 index kept in sync, RRF, order and entity spread.
+"""Fusion retrieval for conversational memory: context keys, a BM25 index kept in sync, query cues, RRF, order and entity spread.
 
-Four mechanisms, each usable alone (``docs/evaluation.md`` reports them alone and combined):
+Five mechanisms, each usable alone (``docs/evaluation.md`` reports them alone and combined):
 
 1. **Context keys** (at ingest, :func:`add_with_context`): besides its own text key, a memory of
    an ordered sequence (a conversation session) gets keys for ``previous + own`` and
@@ -32,10 +32,23 @@ Four mechanisms, each usable alone (``docs/evaluation.md`` reports them alone an
 
    Multi-session evidence (a person's books, pets, trips) often shares such a term with the
    piece of evidence that is found first.
+5. **Entity-free query cues** (:func:`query_cues`): besides the query ``q`` itself, the dense
+   retriever is also asked with two cues made from it by text rules: ``c_n(q)``, the query's
+   words without its names, and ``c_c(q)``, without its names and stop words (names and stop
+   words as in :func:`hybrid.linking.extract_terms`). Their rankings are two more RRF lists,
+   weighted relative to the dense list (``w_d = 0`` leaves out the cues too):
 
-Defaults (``k_0 = 10``, ``γ = 0.5``, equal weights, dense list without settle; ``γ_e = 0.2``,
-``n_s = 5``, ``max_df = 8``) were chosen on LoCoMo conversations 0–1 and confirmed on 2–4
-(``docs/evaluation.md``).
+   .. math::
+       s(m) = \\frac{w_d}{k_0 + r_{q}(m)} + \\frac{w_b}{k_0 + r_{\\mathrm{bm25}}(m)}
+              + \\frac{w_d w_n}{k_0 + r_{c_n(q)}(m)} + \\frac{w_d w_c}{k_0 + r_{c_c(q)}(m)}
+
+   A question naming a person ("What activities does Melanie do?") is pulled by the name
+   towards every memory of or about that person; the cues rank by the asked-about topic alone,
+   so memories on the topic (each a different item of a list answer) rise.
+
+Defaults (``k_0 = 20``, ``γ = 0.5``, ``w_d = w_b = 1``, ``w_n = 0.3``, ``w_c = 1``, dense lists
+without settle; ``γ_e = 0.1``, ``n_s = 5``, ``max_df = 8``) were chosen on LoCoMo conversations
+0–1 and confirmed on 2–4 (``docs/evaluation.md``).
 
 Example:
     >>> from hybrid import Memory                                           # doctest: +SKIP
@@ -57,7 +70,7 @@ import numpy as np
 
 from .config import HopfieldConfig
 from .errors import InvalidInputError
-from .linking import extract_terms
+from .linking import _STOPWORDS, _WORD, extract_terms
 from .store import DEFAULT_NAMESPACE, Key
 
 #: Key kinds written by :func:`add_with_context`.
@@ -84,9 +97,13 @@ class FusionConfig:
             shares a rare term with them (:func:`entity_spread`).
         entity_seeds: how many of the best memories spread along entity links.
         entity_max_df: a term held by more memories than this links nothing (too common).
+        nameless_weight: ``w_n``: the dense list of the query without its names
+            (:func:`query_cues`) has weight ``w_d w_n``; 0 leaves it out.
+        content_weight: ``w_c``: the dense list of the query's content words (no names, no stop
+            words) has weight ``w_d w_c``; 0 leaves it out.
     """
 
-    rrf_k: float = 10.0
+    rrf_k: float = 20.0
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     spread: float = 0.5
@@ -94,14 +111,17 @@ class FusionConfig:
     settle: bool = False
     sequence_field: str = "session"
     position_field: str = "position"
-    entity_spread: float = 0.2
+    entity_spread: float = 0.1
     entity_seeds: int = 5
     entity_max_df: int = 8
+    nameless_weight: float = 0.3
+    content_weight: float = 1.0
 
     def __post_init__(self) -> None:
-        for name in ("rrf_k", "dense_weight", "lexical_weight", "spread", "entity_spread"):
+        for name in ("rrf_k", "dense_weight", "lexical_weight", "spread", "entity_spread", "nameless_weight",
+                     "content_weight"):
             v = getattr(self, name)
-            if not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0:
                 raise InvalidInputError(f"FusionConfig.{name} must be a finite number >= 0, got {v!r}")
         if self.dense_weight == 0 and self.lexical_weight == 0:
             raise InvalidInputError("FusionConfig: dense_weight and lexical_weight cannot both be 0")
@@ -204,6 +224,33 @@ def entity_spread(scores: Mapping[int, float], neighbours: Mapping[int, Sequence
         for m in neighbours.get(a, ()):
             out[m] = out.get(m, 0.0) + gamma * sa
     return out
+
+
+def query_cues(text: str) -> tuple[str, str]:
+    """Entity-free cues of a query: ``(c_n, c_c)`` = its words without names, and without names and stop words.
+
+    Words are :mod:`hybrid.linking`'s word tokens (punctuation dropped); a name is a capitalised
+    token that is not a stop word (the rule of :func:`hybrid.linking.extract_terms`, possessive
+    ``'s`` included); stop words are that module's list. A cue left empty falls back to the
+    query text.
+
+    Example:
+        >>> query_cues("Which books has Anna Berg read since 2020?")
+        ('Which books has read since 2020', 'books read since 2020')
+        >>> query_cues("Anna?")
+        ('Anna?', 'Anna?')
+    """
+    if not isinstance(text, str):
+        raise InvalidInputError(f"query must be a str, got {type(text).__name__}")
+    nameless, content = [], []
+    for tok in _WORD.findall(text):
+        low = tok.lower().strip("'-")
+        if tok[0].isupper() and low not in _STOPWORDS and len(low) > 1:
+            continue
+        nameless.append(tok)
+        if low not in _STOPWORDS:
+            content.append(tok)
+    return " ".join(nameless) or text, " ".join(content) or text
 
 
 def top_k(scores: Mapping[int, float], k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -376,7 +423,7 @@ class LexicalIndex:
 
 
 class FusionSearcher:
-    """Dense Hopfield recall + BM25, fused by RRF, then order spread and entity spread (the retrieval contract on top).
+    """Dense Hopfield recall of the query and its cues + BM25, fused by RRF, then order and entity spread (the retrieval contract on top).
 
     Args:
         memory: an open :class:`~hybrid.memory.Memory`.
@@ -432,10 +479,22 @@ class FusionSearcher:
         cfg = self.config
         depth = max(cfg.depth, k)
         lists, weights = [], []
+        n = len(queries)
+        # One batched dense search: the queries, then each active cue of every query.
         if cfg.dense_weight > 0:
+            cue_w = [(j, w) for j, w in enumerate((cfg.nameless_weight, cfg.content_weight)) if w > 0]
+            dense_q = list(queries)
+            if cue_w:
+                cues = [query_cues(q) for q in queries]
+                for j, _ in cue_w:
+                    dense_q += [c[j] for c in cues]
             hop = HopfieldConfig(state_weight=1.0) if cfg.settle else HopfieldConfig(max_steps=0, candidates=depth)
-            lists.append(self.memory.search_ids(list(queries), depth, namespace=namespace, hopfield=hop)[1])
+            dense = self.memory.search_ids(dense_q, depth, namespace=namespace, hopfield=hop)[1]
+            lists.append(dense[:n])
             weights.append(cfg.dense_weight)
+            for t, (_, w) in enumerate(cue_w):
+                lists.append(dense[n * (t + 1): n * (t + 2)])
+                weights.append(cfg.dense_weight * w)
         if cfg.lexical_weight > 0:
             lists.append(self.lexical.search(list(queries), depth, namespace=namespace)[1])
             weights.append(cfg.lexical_weight)

@@ -174,9 +174,10 @@ def standard_methods(encoder: TextEncoder, *, ablations: bool = True, hops: int 
 
     Ablations start from ``hhmem-stage1`` (the memory's stage-1 ranking: best-key cosine, no
     settle) and add components alone and in pairs (``+context``, ``+bm25-rrf``, ``+spread``,
-    ``+entity``); ``+context+bm25-rrf+spread`` is the full fusion without the entity spread (the
-    previous default); ``hhmem-fusion+settle`` is the full fusion with the Hopfield settle on the
-    dense list.
+    ``+entity``, ``+cues``), without the query cues unless named; ``+context+bm25-rrf+spread`` is
+    the fusion without the entity spread and the cues, ``+context+bm25-rrf+spread+entity`` without
+    the cues; ``fusion-earlier-default`` is the default before the query cues (k0 = 10, γ_e = 0.2, no cues);
+    ``hhmem-fusion+settle`` is the full fusion with the Hopfield settle on the dense lists.
     """
     f = DEFAULT_FUSION
     methods: list[Method] = [
@@ -188,7 +189,9 @@ def standard_methods(encoder: TextEncoder, *, ablations: bool = True, hops: int 
         methods.append(HHMem(encoder, HHMemSpec(hops=hops), "hhmem-multihop"))
     if ablations:
         def cfg(**kw: Any) -> FusionConfig:
-            return FusionConfig(**{**f.to_dict(), **kw})
+            return FusionConfig(**{**f.to_dict(), "nameless_weight": 0.0, "content_weight": 0.0, **kw})
+
+        cues = {"nameless_weight": f.nameless_weight, "content_weight": f.content_weight}
 
         methods += [
             HHMem(encoder, HHMemSpec(fusion=cfg(lexical_weight=0.0, spread=0.0, entity_spread=0.0)), "hhmem-stage1"),
@@ -197,11 +200,15 @@ def standard_methods(encoder: TextEncoder, *, ablations: bool = True, hops: int 
             HHMem(encoder, HHMemSpec(fusion=cfg(spread=0.0, entity_spread=0.0)), "+bm25-rrf"),
             HHMem(encoder, HHMemSpec(fusion=cfg(lexical_weight=0.0, entity_spread=0.0)), "+spread"),
             HHMem(encoder, HHMemSpec(fusion=cfg(lexical_weight=0.0, spread=0.0)), "+entity"),
+            HHMem(encoder, HHMemSpec(fusion=cfg(lexical_weight=0.0, spread=0.0, entity_spread=0.0, **cues)), "+cues"),
             HHMem(encoder, HHMemSpec(context=True, fusion=cfg(spread=0.0, entity_spread=0.0)), "+context+bm25-rrf"),
             HHMem(encoder, HHMemSpec(context=True, fusion=cfg(lexical_weight=0.0, entity_spread=0.0)), "+context+spread"),
             HHMem(encoder, HHMemSpec(fusion=cfg(entity_spread=0.0)), "+bm25-rrf+spread"),
             HHMem(encoder, HHMemSpec(context=True, fusion=cfg(entity_spread=0.0)), "+context+bm25-rrf+spread"),
-            HHMem(encoder, HHMemSpec(context=True, fusion=cfg(settle=True)), "hhmem-fusion+settle"),
+            HHMem(encoder, HHMemSpec(context=True, fusion=cfg()), "+context+bm25-rrf+spread+entity"),
+            HHMem(encoder, HHMemSpec(context=True, fusion=cfg(rrf_k=10.0, entity_spread=0.2)),
+                  "fusion-earlier-default"),
+            HHMem(encoder, HHMemSpec(context=True, fusion=cfg(settle=True, **cues)), "hhmem-fusion+settle"),
         ]
     methods.append(HHMem(encoder, HHMemSpec(context=True, fusion=f), "hhmem-fusion"))
     return methods
