@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -207,75 +208,183 @@ def _load_numba_kernels() -> dict[str, Any] | None:
         return out
 
     @jit
-    def spread_counts(h, kk, inv_ptr, inv_rows, codes, main_rows, size, c_min):  # pragma: no cover - compiled
+    def _popcount(x):  # pragma: no cover - compiled
+        x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+        x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+        x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+        return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
+
+    @jit
+    def _threshold(hist, kk):  # pragma: no cover - compiled
+        """k-WTA as a set from a histogram of ``h``: every unit above ``t``, then ``take`` lowest-index
+        units at ``t`` (``t > 0`` only: a winner with ``h = 0`` just fills k and is ignored)."""
+        above = 0
+        t = hist.shape[0] - 1
+        while t > 0 and above + hist[t] < kk:
+            above += hist[t]
+            t -= 1
+        return t, (kk - above if t > 0 else 0)
+
+    @jit
+    def _rank_rows(b, src, win, nwin, weight, inv_ptr, inv_rows, codes, main_rows, size, c_req, row_ids,
+                   cnt, touched, out_row, out_cnt):  # pragma: no cover - compiled
+        """Weighted overlap of every row sharing a winner; keep the ``m`` best that reach ``c_req``
+        (count descending, then row ascending), leaving ``cnt`` all zero again.
+
+        The first visit of a row appends it to ``touched`` without a branch (the slot is
+        overwritten otherwise); rows added since the inverted index was built are scanned.
+        """
+        k = codes.shape[1]
+        m = out_row.shape[1]
+        nt = 0
+        for q in range(nwin):
+            u = win[q]
+            w = weight[u]
+            for p in range(inv_ptr[u], inv_ptr[u + 1]):
+                r = inv_rows[p]
+                c0 = cnt[r]
+                touched[nt] = r
+                nt += c0 == 0
+                cnt[r] = c0 + w
+        for r in range(main_rows, size):
+            s = 0
+            for j in range(k):
+                s += weight[codes[r, j]]
+            if s > 0:
+                cnt[r] = s
+                touched[nt] = r
+                nt += 1
+        found = 0
+        for q in range(nt):
+            r = touched[q]
+            c = np.int64(cnt[r])
+            cnt[r] = 0
+            if c < c_req or r == src or row_ids[r] < 0:
+                continue
+            pos = found
+            while pos > 0 and (out_cnt[b, pos - 1] < c or (out_cnt[b, pos - 1] == c and out_row[b, pos - 1] > r)):
+                if pos < m:
+                    out_cnt[b, pos] = out_cnt[b, pos - 1]
+                    out_row[b, pos] = out_row[b, pos - 1]
+                pos -= 1
+            if pos < m:
+                out_cnt[b, pos] = c
+                out_row[b, pos] = r
+                found = min(found + 1, m)
+
+    @jit
+    def spread_bits(w64, codes, src_rows, kk, n_planes, inv_ptr, inv_rows, main_rows, size, c_req, row_ids,
+                    cnt, touched, m):  # pragma: no cover - compiled
+        """Spread of ``src_rows`` with ``w_cap = 1``, from the packed rows ``w64`` of ``W > 0``.
+
+        ``h`` is kept bit-sliced: plane ``p`` holds bit ``p`` of every unit's count (``n_planes``
+        uint64 planes of N/64 words), and each of the k source rows is added with a ripple-carry
+        over the planes, 64 units per word operation. The k-WTA then only decodes the units at or
+        above the highest power-of-two level that holds ``kk`` of them.
+        """
+        b_n = src_rows.shape[0]
+        k = codes.shape[1]
+        nw = w64.shape[1]
+        n_units = nw * 64
+        planes = np.zeros((n_planes, nw), dtype=np.uint64)
+        carry = np.empty(nw, dtype=np.uint64)
+        level = np.empty(nw, dtype=np.uint64)
+        weight = np.zeros(n_units + 1, dtype=np.int64)
+        g_unit = np.empty(n_units, dtype=np.int64)
+        g_val = np.empty(n_units, dtype=np.int64)
+        hist = np.zeros(1 << n_planes, dtype=np.int64)
+        win = np.empty(kk, dtype=np.int64)
+        out_row = np.full((b_n, m), -1, dtype=np.int64)
+        out_cnt = np.zeros((b_n, m), dtype=np.int64)
+        for b in range(b_n):
+            src = src_rows[b]
+            planes[:] = 0
+            for j in range(k):
+                u = codes[src, j]
+                if u >= n_units:
+                    continue
+                for t in range(nw):
+                    carry[t] = w64[u, t]
+                for p in range(n_planes):
+                    for t in range(nw):
+                        x = planes[p, t]
+                        c = carry[t]
+                        planes[p, t] = x ^ c
+                        carry[t] = x & c
+            # Units with h >= 2^p (the OR of planes p and above), p lowered until kk units qualify.
+            level[:] = 0
+            p = n_planes - 1
+            while True:
+                tot = 0
+                for t in range(nw):
+                    level[t] |= planes[p, t]
+                    tot += _popcount(level[t])
+                if tot >= kk or p == 0:
+                    break
+                p -= 1
+            ng = 0
+            for t in range(nw):
+                wd = level[t]
+                while wd:
+                    low = wd & (~wd + np.uint64(1))
+                    bit = _popcount(low - np.uint64(1))
+                    v = 0
+                    for q in range(n_planes):
+                        v |= np.int64((planes[q, t] >> bit) & np.uint64(1)) << q
+                    g_unit[ng] = t * 64 + np.int64(bit)
+                    g_val[ng] = v
+                    ng += 1
+                    wd ^= low
+            hist[:] = 0
+            for i in range(ng):
+                hist[g_val[i]] += 1
+            th, take = _threshold(hist, kk)
+            nwin = 0
+            for i in range(ng):
+                v = g_val[i]
+                if v > th or (v == th and take > 0):
+                    if v == th:
+                        take -= 1
+                    win[nwin] = g_unit[i]
+                    weight[g_unit[i]] = v
+                    nwin += 1
+            _rank_rows(b, src, win, nwin, weight, inv_ptr, inv_rows, codes, main_rows, size, c_req, row_ids,
+                       cnt, touched, out_row, out_cnt)
+            for q in range(nwin):
+                weight[win[q]] = 0
+        return out_row, out_cnt
+
+    @jit
+    def spread_bytes(h, codes, src_rows, kk, inv_ptr, inv_rows, main_rows, size, c_req, row_ids,
+                     cnt, touched, m):  # pragma: no cover - compiled
+        """Spread from a precomputed uint8 hop input ``h [B, N]`` (any ``w_cap`` with ``k·w_cap <= 255``)."""
         b_n, n = h.shape
-        cnt = np.zeros(size, dtype=np.int64)
-        touched = np.empty(size + 1, dtype=np.int64)
         weight = np.zeros(n + 1, dtype=np.int64)
         hist = np.zeros(256, dtype=np.int64)
         win = np.empty(kk, dtype=np.int64)
-        # At most one output per (source, row); np.empty only commits the pages written.
-        ob = np.empty(b_n * size, dtype=np.int64)
-        orow = np.empty(b_n * size, dtype=np.int64)
-        ov = np.empty(b_n * size, dtype=np.int64)
-        n_out = 0
+        out_row = np.full((b_n, m), -1, dtype=np.int64)
+        out_cnt = np.zeros((b_n, m), dtype=np.int64)
         for b in range(b_n):
-            # k-WTA as a set: every unit with h > t, then the lowest-index units with h == t
-            # (t > 0 only: a winner with h = 0 just fills k and is ignored).
             hist[:] = 0
             for i in range(n):
                 hist[h[b, i]] += 1
-            above = 0
-            t = 255
-            while t > 0 and above + hist[t] < kk:
-                above += hist[t]
-                t -= 1
-            take = kk - above if t > 0 else 0
-            nw = 0
+            th, take = _threshold(hist, kk)
+            nwin = 0
             for i in range(n):
                 v = h[b, i]
-                if v > t:
-                    win[nw] = i
-                    nw += 1
-                elif v == t and take > 0:
-                    win[nw] = i
-                    nw += 1
-                    take -= 1
-            # Weighted overlap of every row sharing a winner (inverted index). The first visit of a
-            # row appends it to `touched` without a branch (the slot is overwritten otherwise).
-            nt = 0
-            for q in range(nw):
-                u = win[q]
-                w = np.int64(h[b, u])
-                weight[u] = w
-                for p in range(inv_ptr[u], inv_ptr[u + 1]):
-                    r = inv_rows[p]
-                    c0 = cnt[r]
-                    touched[nt] = r
-                    nt += c0 == 0
-                    cnt[r] = c0 + w
-            # Rows added since the inverted index was built: scan their codes.
-            for r2 in range(main_rows, size):
-                s = np.int64(0)
-                for j in range(codes.shape[1]):
-                    s += weight[codes[r2, j]]
-                if s > 0:
-                    touched[nt] = r2
-                    nt += 1
-                    cnt[r2] = s
-            for q in range(nt):
-                r3 = touched[q]
-                if cnt[r3] >= c_min:
-                    ob[n_out] = b
-                    orow[n_out] = r3
-                    ov[n_out] = cnt[r3]
-                    n_out += 1
-                cnt[r3] = 0
-            for q in range(nw):
+                if v > th or (v == th and take > 0):
+                    if v == th:
+                        take -= 1
+                    win[nwin] = i
+                    weight[i] = v
+                    nwin += 1
+            _rank_rows(b, src_rows[b], win, nwin, weight, inv_ptr, inv_rows, codes, main_rows, size, c_req,
+                       row_ids, cnt, touched, out_row, out_cnt)
+            for q in range(nwin):
                 weight[win[q]] = 0
-        return ob[:n_out], orow[:n_out], ov[:n_out]
+        return out_row, out_cnt
 
-    return {"hop_input_bits": hop_input_bits, "spread_counts": spread_counts}
+    return {"hop_input_bits": hop_input_bits, "spread_bits": spread_bits, "spread_bytes": spread_bytes}
 
 
 #: The compiled kernels, or None (NumPy path). Tests set it to None to run the NumPy path.
@@ -328,10 +437,13 @@ class AssociativeIndex:
         # Inverted index unit -> rows for rows [0, _main_rows); rows past it are scanned directly.
         self._main_rows = 0
         self._inv_ptr = np.zeros(n + 1, dtype=np.int64)
-        self._inv_rows = np.empty(0, dtype=np.int64)
+        self._inv_rows = np.empty(0, dtype=np.int32)
         # Bit-packed copy of (W > 0), rows presynaptic, little bit order ([N, ceil(N/8)] uint8,
         # N²/8 bytes): with w_cap = 1 a hop reads k packed rows instead of k rows of N bytes.
         self._wbits: np.ndarray | None = None
+        # Work arrays of the compiled spread (one caller at a time).
+        self._scratch = (np.zeros(0, dtype=np.uint16), np.empty(1, dtype=np.int32))
+        self._scratch_lock = threading.Lock()
 
     # ------------------------------------------------------------------ codes
     @property
@@ -489,7 +601,7 @@ class AssociativeIndex:
         counts = np.bincount(flat, minlength=self.code_dim + 1)[: self.code_dim]
         self._inv_ptr = np.zeros(self.code_dim + 1, dtype=np.int64)
         np.cumsum(counts, out=self._inv_ptr[1:])
-        self._inv_rows = (order // self.k)[: self._inv_ptr[-1]].astype(np.int64)
+        self._inv_rows = (order // self.k)[: self._inv_ptr[-1]].astype(np.int32)
         self._main_rows = self._size
 
     # ------------------------------------------------------------------ edges
@@ -748,10 +860,13 @@ class AssociativeIndex:
         ``min_strength`` and the source itself are dropped; sources without a code get ``[]``.
         Equal strengths are ordered by stored row (the lower row first).
 
-        All sources are done in one vectorised pass: one ``h`` for the batch, one k-WTA, one
-        gather of the inverted-index postings of every active winner, and one weighted
-        ``bincount`` over (source, row) pairs; only rows that share a winner are touched and only
-        those reaching ``min_strength`` are ranked.
+        With numba (the default install) one compiled pass per source does the hop input, the
+        k-WTA, the walk over the inverted-index postings of the active winners and the ranking
+        (``spread_bits`` for the packed ``W > 0`` of ``w_cap = 1``, ``spread_bytes`` otherwise).
+        The NumPy fallback does all sources in one vectorised pass: one ``h`` for the batch, one
+        k-WTA, one gather of the postings and one weighted ``bincount`` over (source, row) pairs.
+        Either way only rows that share a winner are touched and only those reaching
+        ``min_strength`` are ranked.
         """
         out: list[list[tuple[int, float]]] = [[] for _ in sources]
         have = [i for i, s in enumerate(sources) if int(s) in self._row_of and int(s) in self._out]
@@ -760,17 +875,14 @@ class AssociativeIndex:
         size = self._size
         src_rows = np.fromiter((self._row_of[int(sources[i])] for i in have), dtype=np.int64, count=len(have))
         codes = self._codes.numpy()
-        h = self._hop_input_np(codes[src_rows])
         kk = min(self.k * self.config.spread_width, self.code_dim)
         norm = float(self.k * self.k * self.config.w_cap)
         # Integer pre-filter, below every count whose strength min(1, c / norm) can pass; the exact
         # float test is then applied to the few rows above it.
         c_min = max(1, int(np.floor(self.config.min_strength * norm)) - 1)
-        if _NB is not None and h.dtype == np.uint8:
-            cb, cr, cv = _NB["spread_counts"](
-                np.ascontiguousarray(h), kk, self._inv_ptr, self._inv_rows, codes, self._main_rows, size, c_min
-            )
-            return self._spread_rank(out, sources, have, cb, cr, cv, norm, m)
+        if _NB is not None and self.k * self.config.w_cap <= 255:
+            return self._spread_compiled(out, sources, have, src_rows, codes, kk, norm, c_min, m)
+        h = self._hop_input_np(codes[src_rows])
         win = self._kwta_ranked(h, kk)
         hv = np.take_along_axis(h, win, axis=1).astype(np.int64)
         b_idx, j_idx = np.nonzero(hv > 0)
@@ -798,6 +910,38 @@ class AssociativeIndex:
             return out
         cb, cr, cv = np.concatenate(cb_parts), np.concatenate(cr_parts), np.concatenate(cv_parts)
         return self._spread_rank(out, sources, have, cb, cr, cv, norm, m)
+
+    def _spread_compiled(self, out, sources, have, src_rows, codes, kk, norm, c_min, m):
+        """The numba spread: the ``m`` best rows of each source, then ``(id, strength)`` lists."""
+        c_req = c_min  # smallest count whose strength min(1, c / norm) passes min_strength
+        while min(1.0, c_req / norm) < self.config.min_strength:
+            c_req += 1
+        size = self._size
+        with self._scratch_lock:
+            cnt, touched = self._scratch_for(size)
+            common = (self._inv_ptr, self._inv_rows, self._main_rows, size, c_req, self._row_ids, cnt, touched, m)
+            if self._wbits is not None and self.code_dim % 64 == 0 and _LITTLE:
+                n_planes = (self.k * self.config.w_cap).bit_length()
+                w64 = self._wbits.view(np.uint64)
+                rows, counts = _NB["spread_bits"](w64, codes, src_rows, kk, n_planes, *common)
+            else:
+                h = np.ascontiguousarray(self._hop_input_np(codes[src_rows]))
+                rows, counts = _NB["spread_bytes"](h, codes, src_rows, kk, *common)
+        mids = self._row_ids[np.maximum(rows, 0)].tolist()
+        for slot, i in enumerate(have):
+            out[i] = [(mid, min(1.0, c / norm)) for r, mid, c in zip(rows[slot].tolist(), mids[slot], counts[slot].tolist())
+                      if r >= 0]
+        return out
+
+    def _scratch_for(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per-index work arrays of the compiled spread (kept all-zero between calls), grown on demand."""
+        cnt, touched = self._scratch
+        if cnt.shape[0] < size:
+            dtype = np.uint16 if self.k * self.k * self.config.w_cap <= np.iinfo(np.uint16).max else np.int32
+            cap = max(size, 2 * cnt.shape[0])
+            cnt, touched = np.zeros(cap, dtype=dtype), np.empty(cap + 1, dtype=np.int32)
+            self._scratch = (cnt, touched)
+        return cnt, touched
 
     def _spread_rank(
         self,
@@ -1134,6 +1278,7 @@ def multi_hop(
     *,
     decay: float,
     allowed: set[int] | None = None,
+    prune: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, list[list[int]], list[list[list[int]]]]:
     """Blend single-hop recall with associative spread through ``W``.
 
@@ -1146,10 +1291,18 @@ def multi_hop(
     with δ the per-hop decay. Each memory keeps its best score (and the hop and path that gave
     it); the ``k`` best of all hops are returned.
 
+    With ``prune`` (default) a frontier memory ``a`` is not spread when nothing it or its
+    descendants could reach can enter the result: scores only shrink along a path (``0 < δ <= 1``,
+    ``min_strength <= strength <= 1``), so when ``max(s(a)·δ, s(a)·δ·min_strength)`` is below the
+    current k-th best score, every memory reached through ``a`` scores below the final k-th best
+    too. The returned scores, ids, hops and paths are identical to ``prune=False`` (tested); only
+    work that cannot change them is skipped.
+
     Returns:
         ``(scores [n, k], ids [n, k], hops per result, paths per result)``; padding ``-inf``/``-1``.
     """
     n = ids.shape[0]
+    floor = index.config.min_strength  # the weakest strength a spread result can have
     out_s = np.full((n, k), -np.inf, dtype=np.float32)
     out_i = np.full((n, k), -1, dtype=np.int64)
     out_h: list[list[int]] = []
@@ -1161,6 +1314,11 @@ def multi_hop(
                 best[int(i)] = (float(s), 0, [int(i)])
         frontier = sorted(best, key=lambda m: -best[m][0])[:k]
         for h in range(1, hops + 1):
+            if prune and len(best) >= k:
+                kth = sorted((v[0] for v in best.values()), reverse=True)[k - 1]
+                frontier = [a for a in frontier if max(best[a][0] * decay, best[a][0] * decay * floor) >= kth]
+                if not frontier:
+                    break
             spread = index.spread(frontier, m=k)
             reached: list[int] = []
             for src, assoc in zip(frontier, spread):

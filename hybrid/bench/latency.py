@@ -400,20 +400,45 @@ def bench_hops(x: np.ndarray, cfg: LatencyConfig, progress: bool) -> dict[str, A
             methods = {f"hops={h}": (lambda b, h=h: mem.search_ids(b, K, hops=h)) for h in (0, *cfg.hops)}
             if progress:
                 print(f"[latency] hops at N={n}", file=sys.stderr)
+            assoc = mem.associations.index
+            # Worst case of one hop: the whole k-memory frontier (hop-0 top k) spread, no pruning.
+            frontiers = {id(b): mem.search_ids(b, K)[1][0].tolist() for b in singles}
+            methods["spread of a full frontier"] = lambda b: assoc.spread(frontiers[id(b)], K)
             timing = measure(methods, singles, cfg.rounds, "hops=0", cfg.seed + 11)
             base = timing["hops=0"]
             per_hop = {h: (timing[f"hops={h}"]["median_ms"] - base["median_ms"]) / h for h in cfg.hops}
             per_hop_cpu = {h: (timing[f"hops={h}"]["cpu_median_ms"] - base["cpu_median_ms"]) / h for h in cfg.hops}
-            assoc = mem.associations.index
+            spread_calls = _count_spread_sources(mem, singles, max(cfg.hops))
             nbytes = {k: int(v) for k, v in assoc.nbytes().items()}
             return {
                 "n": n, "links": int(keep.sum()), "link_s": link_s, "timing": timing,
                 "per_extra_hop_ms": per_hop, "per_extra_hop_cpu_ms": per_hop_cpu,
+                "sources_spread_per_query": spread_calls, "frontier_size": K,
                 "assoc_bytes": nbytes, "assoc_bytes_per_memory": {k: v / n for k, v in nbytes.items()},
                 "assoc_config": mem.associative_config.to_dict(),
             }
         finally:
             mem.close()
+
+
+def _count_spread_sources(mem: Any, singles: list[np.ndarray], hops: int) -> float:
+    """Mean number of memories a ``hops``-hop search spreads (the rest is pruned, see ``multi_hop``)."""
+    index = mem.associations.index
+    spread = index.spread
+    n = 0
+
+    def counting(sources: Any, m: int) -> Any:
+        nonlocal n
+        n += len(sources)
+        return spread(sources, m)
+
+    index.spread = counting
+    try:
+        for b in singles:
+            mem.search_ids(b, K, hops=hops)
+    finally:
+        del index.spread
+    return n / len(singles)
 
 
 def bench_ingest(texts: list[str], cfg: LatencyConfig, encoder: Any, progress: bool) -> dict[str, Any]:
@@ -501,6 +526,10 @@ def markdown(rep: dict[str, Any]) -> str:
         lines.append("")
         lines.append("Per extra hop (ms, wall / cpu): " + ", ".join(
             f"H={k}: {_f(v, 3)} / {_f(h['per_extra_hop_cpu_ms'][k], 3)}" for k, v in h["per_extra_hop_ms"].items()))
+        if "sources_spread_per_query" in h:
+            lines.append(f"A {max(int(k) for k in h['per_extra_hop_ms'])}-hop search spread "
+                         f"{_f(h['sources_spread_per_query'], 2)} memories per query (a full frontier is "
+                         f"{h['frontier_size']} per hop; the rest was pruned as unable to reach the top k).")
         lines.append("")
         lines.append("Association structures, bytes per memory: " + ", ".join(f"{k} {_f(v, 1)}" for k, v in h["assoc_bytes_per_memory"].items()))
     if rep.get("memory"):

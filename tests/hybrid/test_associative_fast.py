@@ -23,6 +23,7 @@ EXACT = "identical"
 
 CONFIGS = {
     "default-like": dict(code_dim=256, k=8),
+    "k=16 (5 bit planes)": dict(code_dim=1024, k=16),
     "w_cap=3": dict(code_dim=512, k=8, w_cap=3),
     "k*w_cap>255 (int32 path)": dict(code_dim=128, k=8, w_cap=40, spread_width=2, min_strength=0.02),
     "low min_strength": dict(code_dim=300, k=10, min_strength=0.2, spread_width=2),
@@ -167,3 +168,38 @@ def test_packed_w_follows_every_update(tmp_path):
     capped.set_codes([0, 1], unit_vectors(2))
     capped.link([(0, 1)])
     assert capped._wbits is None, "the packed copy is only kept for w_cap = 1"
+
+
+def test_pruned_multi_hop_is_identical_to_the_full_spread(monkeypatch):
+    """multi_hop(prune=True) skips only frontier memories that cannot reach the top k: same output."""
+    idx = busy_index(CONFIGS["k=16 (5 bit planes)"])
+    live = np.array(sorted(idx._row_of))
+    rng = np.random.default_rng(SEED + 2)
+    calls = {"sources": 0}
+    spread = idx.spread
+
+    def counting_spread(sources, m):
+        calls["sources"] += len(sources)
+        return spread(sources, m)
+
+    monkeypatch.setattr(idx, "spread", counting_spread)
+    k, n_q = 5, 40
+    ids = np.stack([rng.choice(live, 8, replace=False) for _ in range(n_q)])
+    # Wide, narrow, negative and tied hop-0 score profiles.
+    scores = np.sort(rng.uniform(-0.5, 1.0, size=(n_q, 8)), axis=1)[:, ::-1].astype(np.float32)
+    scores[::4] = np.float32(0.9)
+    scores[1::4] = np.linspace(1.0, 0.05, 8, dtype=np.float32)
+    ids[2::4, 6:] = -1
+    skipped = 0
+    for hops in (1, 2, 3):
+        for decay in (0.7, 1.0):
+            before = calls["sources"]
+            full = assoc_mod.multi_hop(idx, scores, ids, k, hops, decay=decay, prune=False)
+            unpruned = calls["sources"] - before
+            got = assoc_mod.multi_hop(idx, scores, ids, k, hops, decay=decay)
+            skipped += unpruned - (calls["sources"] - before - unpruned)
+            np.testing.assert_array_equal(got[0], full[0], err_msg=f"scores must be {EXACT} (hops={hops}, decay={decay})")
+            np.testing.assert_array_equal(got[1], full[1], err_msg=f"ids must be {EXACT} (hops={hops}, decay={decay})")
+            assert got[2:] == full[2:], f"hops and paths must be {EXACT} (hops={hops}, decay={decay})"
+    assert skipped > 0, "the score profiles must include frontiers that pruning skips"
+    assert any(h > 0 for hl in full[2] for h in hl), "the comparison must include associates reached by a hop"

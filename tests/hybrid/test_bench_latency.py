@@ -76,8 +76,9 @@ def test_ann_sweep_and_matched(report):
 
 def test_hops_memory_ingest(report):
     h = report["hops"]
-    assert set(h["timing"]) == {"hops=0", "hops=1"} and h["links"] > 0
+    assert set(h["timing"]) == {"hops=0", "hops=1", "spread of a full frontier"} and h["links"] > 0
     assert set(h["per_extra_hop_ms"]) == {1}
+    assert 0 <= h["sources_spread_per_query"] <= h["frontier_size"], "one hop spreads at most one full frontier"
     mem = report["memory"]
     assert mem["float32"]["keys_bytes_per_memory"] == 64 * 4
     assert mem["float16"]["keys_bytes_per_memory"] == mem["bfloat16"]["keys_bytes_per_memory"] == 64 * 2
