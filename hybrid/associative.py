@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from . import functional as F
+from ._numba import jit_or_none
 from .errors import InvalidInputError, NotFoundError, StoreCorruptError
 
 #: File of the checkpoint inside a store folder.
@@ -182,18 +183,9 @@ _LITTLE = np.little_endian
 
 
 def _load_numba_kernels() -> dict[str, Any] | None:
-    if os.environ.get("HHMEM_NO_NUMBA"):
+    jit = jit_or_none()
+    if jit is None:
         return None
-    try:
-        import numba
-    except ImportError:
-        return None
-
-    def jit(fn):
-        try:
-            return numba.njit(cache=True, nogil=True)(fn)
-        except RuntimeError:  # no writable cache location: compile once per process instead
-            return numba.njit(nogil=True)(fn)
 
     @jit
     def hop_input_bits(wbits, codes, lut):  # pragma: no cover - compiled

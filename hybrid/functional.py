@@ -351,10 +351,13 @@ def rerank_candidates(
         return take_k(sims.new_empty((b, 0)), torch.empty((b, 0), dtype=torch.int64, device=sims.device), k) + (
             torch.tensor(0),
         )
+    small_cpu = sims.device.type == "cpu" and sims.shape[0] <= SMALL_BATCH_NUMPY
+    if small_cpu and _STAGE2_NB is not None:
+        return _stage2_compiled(sims, rows, queries, keys, k, kk, beta, max_steps, eps, state_weight)
     cand_scores, cand_rows = topk_unsorted(sims, kk)
     if rows is not None:
         cand_rows = torch.gather(rows, 1, cand_rows)
-    if sims.device.type == "cpu" and sims.shape[0] <= SMALL_BATCH_NUMPY:
+    if small_cpu:
         return _stage2_numpy(cand_scores, cand_rows, queries, keys, k, beta, max_steps, eps, state_weight)
     if max_steps <= 0:
         cand_scores, order = torch.sort(cand_scores, dim=1, descending=True, stable=True)
@@ -468,6 +471,32 @@ def _stage2_numpy(
     if has_invalid:
         rows = np.where(np.isneginf(scores), PAD_ID, rows)
     return take_k(torch.from_numpy(scores), torch.from_numpy(rows), k) + (torch.tensor(steps, dtype=torch.int64),)
+
+
+def _stage2_compiled(
+    sims: torch.Tensor, rows: torch.Tensor | None, queries: torch.Tensor, keys: torch.Tensor,
+    k: int, kk: int, beta: float, max_steps: int, eps: float, state_weight: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Stage 2 for small CPU batches with the numba kernels; the results of :func:`_stage2_numpy`."""
+    cs, cr = _STAGE2_NB["topk_sorted"](np.ascontiguousarray(sims.float().numpy()), kk)
+    if rows is not None:
+        cr = np.where(cr >= 0, np.take_along_axis(rows.numpy(), np.maximum(cr, 0), axis=1), -1)
+    b = cr.shape[0]
+    if max_steps > 0:
+        safe = np.maximum(cr, 0)
+        if keys.dtype == torch.float32:
+            cand = keys.numpy()[safe]
+        else:
+            cand = keys.index_select(0, torch.from_numpy(safe.reshape(-1))).float().numpy().reshape(b, kk, -1)
+        q = queries.float().numpy()
+        s0 = np.matmul(cand, q[:, :, None])[:, :, 0]
+        gram = np.matmul(cand, cand.transpose(0, 2, 1))
+    else:
+        cand, q = np.zeros((b, kk, 1), dtype=np.float32), np.zeros((b, 1), dtype=np.float32)
+        s0, gram = np.zeros((b, kk), dtype=np.float32), np.zeros((b, kk, kk), dtype=np.float32)
+    scores, out_rows, steps = _STAGE2_NB["settle_rank"](cand, gram, s0, cs, cr, q, float(beta), int(max_steps),
+                                                        float(eps), float(state_weight))
+    return take_k(torch.from_numpy(scores), torch.from_numpy(out_rows), k) + (torch.tensor(steps, dtype=torch.int64),)
 
 
 def take_k(scores: torch.Tensor, rows: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -789,3 +818,207 @@ def cleanup(
         rows[:, :mm] = order
         vals[:, :mm] = torch.gather(ov, 1, order)
     return vals, rows
+
+
+# ====================================================================== compiled stage 2
+# For one query (or a few) on CPU, what follows the stage-1 product costs more in per-operation
+# overhead than in arithmetic: ~20 NumPy calls on [B, K] arrays. Two numba kernels do the same
+# work in one call each (docs/performance.md, "Single-query overhead"): the top-K selection and
+# the settle + ranking. The NumPy path above is their twin and runs without numba.
+def _load_stage2_kernels() -> dict | None:
+    from ._numba import jit_or_none
+
+    jit = jit_or_none()
+    jit_fast = jit_or_none(fastmath=True)
+    if jit is None or jit_fast is None:
+        return None
+
+    @jit_fast
+    def _dot(a, b):  # pragma: no cover - compiled
+        acc = np.float32(0.0)
+        for t in range(a.shape[0]):
+            acc += a[t] * b[t]
+        return acc
+
+    @jit
+    def _push(out_s, out_r, b, cnt, kk, v, i):  # pragma: no cover - compiled
+        """Insert ``(v, i)`` into row ``b`` of a best-first buffer holding ``cnt`` entries (after
+        equal values, so equal values stay in row order); returns the new count."""
+        pos = cnt if cnt < kk else kk - 1
+        while pos > 0 and out_s[b, pos - 1] < v:
+            out_s[b, pos] = out_s[b, pos - 1]
+            out_r[b, pos] = out_r[b, pos - 1]
+            pos -= 1
+        out_s[b, pos] = v
+        out_r[b, pos] = i
+        return cnt + 1 if cnt < kk else cnt
+
+    @jit
+    def topk_sorted(sims, kk):  # pragma: no cover - compiled
+        """The ``kk`` largest entries of each row of ``sims [B, N]``, best first, equal values in
+        row order; ``-inf`` entries are never taken (``-inf`` / ``-1`` fill the rest)."""
+        b_n, n = sims.shape
+        out_s = np.full((b_n, kk), -np.inf, dtype=np.float32)
+        out_r = np.full((b_n, kk), -1, dtype=np.int64)
+        for b in range(b_n):
+            cnt = 0
+            thr = np.float32(-np.inf)
+            for i in range(n):
+                v = sims[b, i]
+                if v > thr:  # -inf (masked) and NaN never pass
+                    cnt = _push(out_s, out_r, b, cnt, kk, v, i)
+                    if cnt == kk:
+                        thr = out_s[b, kk - 1]
+        return out_s, out_r
+
+    @jit
+    def scan_topk(keys, q, mask, kk):  # pragma: no cover - compiled
+        """Stage 1 without the ``[B, N]`` score matrix: ``topk_sorted(Q Xᵀ)`` in one pass over the
+        float32 keys (each key row is read once for the whole batch). ``mask [N]`` bool, or
+        empty for none; ``False`` rows are skipped."""
+        b_n = q.shape[0]
+        n = keys.shape[0]
+        out_s = np.full((b_n, kk), -np.inf, dtype=np.float32)
+        out_r = np.full((b_n, kk), -1, dtype=np.int64)
+        cnt = np.zeros(b_n, dtype=np.int64)
+        thr = np.full(b_n, -np.inf, dtype=np.float32)
+        masked = mask.shape[0] == n
+        for i in range(n):
+            if masked and not mask[i]:
+                continue
+            row = keys[i]
+            for b in range(b_n):
+                v = _dot(row, q[b])
+                if v > thr[b]:
+                    cnt[b] = _push(out_s, out_r, b, cnt[b], kk, v, i)
+                    if cnt[b] == kk:
+                        thr[b] = out_s[b, kk - 1]
+        return out_s, out_r
+
+    @jit
+    def settle_rank(cand, gram, s0, cs, cr, q, beta, max_steps, eps, alpha):  # pragma: no cover - compiled
+        """Settle over the candidates and rank them (the equations of :func:`settle_gram_numpy`).
+
+        ``cand [B, K, d]``, their Gram matrices ``gram [B, K, K]`` and first scores
+        ``s0 = X q`` ``[B, K]`` (float32, from BLAS like the NumPy twin); ``cs [B, K]`` stage-1
+        scores and ``cr [B, K]`` rows, best first (``-inf`` / ``-1`` = none). Returns ``(scores,
+        rows, steps)`` sorted best first, equal scores in candidate order; K-space sums in float64.
+        """
+        b_n, kk, d = cand.shape
+        valid = np.empty((b_n, kk), dtype=np.bool_)
+        for b in range(b_n):
+            for j in range(kk):
+                valid[b, j] = cs[b, j] > -np.inf and cr[b, j] >= 0
+        scores = np.empty((b_n, kk), dtype=np.float32)
+        steps = 0
+        if max_steps <= 0:
+            for b in range(b_n):
+                for j in range(kk):
+                    scores[b, j] = cs[b, j] if valid[b, j] else -np.inf
+        else:
+            s = s0.astype(np.float64)
+            a = np.zeros((b_n, kk))
+            a_prev = np.zeros((b_n, kk))
+            s_new = np.zeros((b_n, kk))
+            diff = np.empty(d, dtype=np.float32)
+            eps2 = eps * eps
+            for it in range(max_steps):
+                worst = 0.0
+                for b in range(b_n):
+                    top = -np.inf
+                    for j in range(kk):
+                        if valid[b, j] and s[b, j] * beta > top:
+                            top = s[b, j] * beta
+                    tot = 0.0
+                    for j in range(kk):
+                        e = np.exp(s[b, j] * beta - top) if valid[b, j] else 0.0
+                        a[b, j] = e
+                        tot += e
+                    for j in range(kk):
+                        a[b, j] = a[b, j] / tot if tot > 0.0 else 0.0
+                    for i in range(kk):
+                        acc = 0.0
+                        for j in range(kk):
+                            acc += np.float64(gram[b, i, j]) * a[b, j]
+                        s_new[b, i] = acc
+                    d2 = 0.0
+                    if it == 0:
+                        if tot > 0.0:  # first change in d dimensions: the K-space form cancels
+                            for t in range(d):
+                                diff[t] = -q[b, t]
+                            for j in range(kk):
+                                aj = np.float32(a[b, j])
+                                for t in range(d):
+                                    diff[t] += aj * cand[b, j, t]
+                            for t in range(d):
+                                d2 += np.float64(diff[t]) * np.float64(diff[t])
+                    else:
+                        for j in range(kk):
+                            d2 += (a[b, j] - a_prev[b, j]) * (s_new[b, j] - s[b, j])
+                    worst = max(worst, d2)
+                    for j in range(kk):
+                        s[b, j] = s_new[b, j]
+                        a_prev[b, j] = a[b, j]
+                steps += 1
+                if worst < eps2:
+                    break
+            for b in range(b_n):
+                acc = 0.0
+                for j in range(kk):
+                    acc += a[b, j] * s[b, j]
+                norm = np.sqrt(max(acc, 1e-24))
+                for j in range(kk):
+                    if not valid[b, j]:
+                        scores[b, j] = -np.inf
+                    else:
+                        c = np.float32(s[b, j] / norm)
+                        scores[b, j] = c if alpha >= 1.0 else np.float32(1.0 - alpha) * cs[b, j] + np.float32(alpha) * c
+        rows = np.empty((b_n, kk), dtype=np.int64)
+        order = np.empty(kk, dtype=np.int64)
+        for b in range(b_n):
+            for j in range(kk):  # stable insertion sort, best first
+                pos = j
+                while pos > 0 and scores[b, order[pos - 1]] < scores[b, j]:
+                    order[pos] = order[pos - 1]
+                    pos -= 1
+                order[pos] = j
+            tmp = scores[b].copy()
+            for j in range(kk):
+                scores[b, j] = tmp[order[j]]
+                rows[b, j] = cr[b, order[j]] if tmp[order[j]] > -np.inf else -1
+        return scores, rows, steps
+
+    @jit
+    def search_f32(keys, ids, q, mask, kk, k, beta, max_steps, eps, alpha):  # pragma: no cover - compiled
+        """The whole two-stage search over float32 keys for a small batch, ids mapped, ``[B, k]``."""
+        cs, cr = scan_topk(keys, q, mask, kk)
+        b_n, d = q.shape
+        cand = np.zeros((b_n, kk, d), dtype=np.float32)
+        gram = np.zeros((b_n, kk, kk), dtype=np.float32)
+        s0 = np.zeros((b_n, kk), dtype=np.float32)
+        if max_steps > 0:
+            for b in range(b_n):
+                for j in range(kk):
+                    if cr[b, j] >= 0:
+                        cand[b, j] = keys[cr[b, j]]
+                for i in range(kk):
+                    s0[b, i] = _dot(cand[b, i], q[b])
+                    for j in range(i + 1):
+                        g = _dot(cand[b, i], cand[b, j])
+                        gram[b, i, j] = g
+                        gram[b, j, i] = g
+        scores, rows, steps = settle_rank(cand, gram, s0, cs, cr, q, beta, max_steps, eps, alpha)
+        out_s = np.full((b_n, k), -np.inf, dtype=np.float32)
+        out_i = np.full((b_n, k), -1, dtype=np.int64)
+        for b in range(b_n):
+            for j in range(min(k, kk)):
+                if rows[b, j] >= 0:
+                    out_s[b, j] = scores[b, j]
+                    out_i[b, j] = ids[rows[b, j]]
+        return out_s, out_i, steps
+
+    return {"topk_sorted": topk_sorted, "settle_rank": settle_rank, "search_f32": search_f32}
+
+
+#: The compiled stage-2 kernels, or None (NumPy path). Tests set it to None to run the NumPy path.
+_STAGE2_NB = _load_stage2_kernels()

@@ -208,7 +208,10 @@ class HopfieldRetriever:
             if len(self) == 0:
                 self._max_keys_per_id = 1
             else:
-                _, counts = torch.unique(self.ids, return_counts=True)
+                # From the live rows in place: compacting here would renumber rows under a
+                # search whose row count and masks were already taken.
+                live = self._ids[: self._size][self._alive[: self._size]]
+                _, counts = torch.unique(live, return_counts=True)
                 self._max_keys_per_id = int(counts.max())
         return self._max_keys_per_id
 
@@ -245,7 +248,11 @@ class HopfieldRetriever:
             ``(scores, ids)``: float32 and int64 arrays ``[n, k]``, best first, padded with
             ``-inf`` / ``-1``.
         """
-        s, i = self.search_tensors(self.prepare_queries(queries), k, mask=mask, config=config)
+        q = self.prepare_queries(queries)
+        fast = self._search_compiled(q, k, mask, config)
+        if fast is not None:
+            return fast
+        s, i = self.search_tensors(q, k, mask=mask, config=config)
         return s.cpu().numpy(), i.cpu().numpy()
 
     def search_tensors(
@@ -257,15 +264,12 @@ class HopfieldRetriever:
         config: HopfieldConfig | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`search` on prepared queries, returning tensors on the retriever's device."""
-        if not isinstance(k, int) or k < 1:
-            raise InvalidInputError(f"k must be an int >= 1, got {k!r}")
+        fast = self._search_compiled(q, k, mask, config)
+        if fast is not None:
+            return torch.from_numpy(fast[0]), torch.from_numpy(fast[1])
         cfg = config or self.config
         n = self._size
-        row_mask = self._alive[:n] if self._n_dead else None
-        if mask is not None:
-            if mask.shape[-1] != n:
-                raise InvalidInputError(f"mask has {mask.shape[-1]} rows; the retriever has {n}")
-            row_mask = mask if row_mask is None else (mask & row_mask)
+        row_mask = self._row_mask(mask)
         per_id = self.max_keys_per_id()
         want = k * per_id
         settle = {"candidates": max(cfg.candidates, want), "beta": cfg.beta, "max_steps": cfg.max_steps, "eps": cfg.eps,
@@ -280,6 +284,43 @@ class HopfieldRetriever:
         if per_id > 1:
             scores, ids = F.first_per_id(scores, ids)
         return F.take_k(scores, ids, k)
+
+    def _row_mask(self, mask: torch.Tensor | None) -> torch.Tensor | None:
+        """The caller's mask combined with the live rows (None: every row)."""
+        n = self._size
+        row_mask = self._alive[:n] if self._n_dead else None
+        if mask is not None:
+            if mask.shape[-1] != n:
+                raise InvalidInputError(f"mask has {mask.shape[-1]} rows; the retriever has {n}")
+            row_mask = mask if row_mask is None else (mask & row_mask)
+        return row_mask
+
+    def _search_compiled(
+        self, q: torch.Tensor, k: int, mask: torch.Tensor | None, config: HopfieldConfig | None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """One compiled call for a small CPU batch over float32 keys (``functional.search_f32``):
+        the same results as the tensor path, without its per-operation overhead after the scan
+        (docs/performance.md). None when the call does not qualify (GPU, other storage types,
+        HNSW stage 1, several keys per id, per-query masks, no numba)."""
+        if not isinstance(k, int) or k < 1:
+            raise InvalidInputError(f"k must be an int >= 1, got {k!r}")
+        n = self._size
+        if (
+            F._STAGE2_NB is None or n == 0 or self.device.type != "cpu" or self._keys.dtype != torch.float32
+            or q.shape[0] > F.SMALL_BATCH_NUMPY or (self.backend is Backend.HNSW and mask is None)
+            or (mask is not None and mask.ndim != 1) or self.max_keys_per_id() > 1
+        ):
+            return None
+        cfg = config or self.config
+        row_mask = self._row_mask(mask)
+        steps = cfg.max_steps if cfg.state_weight > 0.0 else 0
+        scores, ids, n_steps = F._STAGE2_NB["search_f32"](
+            self._keys[:n].numpy(), self._ids[:n].numpy(), q.float().numpy(),
+            np.empty(0, dtype=np.bool_) if row_mask is None else row_mask.numpy(),
+            min(max(cfg.candidates, k), n), k, float(cfg.beta), int(steps), float(cfg.eps), float(cfg.state_weight),
+        )
+        self.last_settle_steps = int(n_steps)
+        return scores, ids
 
     # ----------------------------------------------------------- approximate stage 1
     def _ann_index(self):

@@ -191,10 +191,17 @@ def measure(methods: dict[str, Callable[[np.ndarray], Any]], inputs: list[np.nda
 
 # --------------------------------------------------------------------------- methods
 def _set_threads(n: int) -> None:
+    """The same thread count for every library: torch, FAISS's OpenMP and NumPy's BLAS (which
+    would otherwise run a matrix-vector product on every core)."""
     torch.set_num_threads(n)
     import faiss
 
     faiss.omp_set_num_threads(n)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn / sentence-transformers
+        return
+    threadpool_limits(n)
 
 
 def _faiss_flat(x: np.ndarray):
