@@ -30,6 +30,7 @@ class Backend(str, Enum):
 
     EXACT = "exact"  #: score every stored key (``S = Q Xᵀ``), exact top-K
     HNSW = "hnsw"  #: FAISS ``IndexHNSWFlat`` (approximate, CPU), then the same stage 2
+    IVF = "ivf"  #: FAISS ``IndexIVFFlat`` (approximate, CPU), then the same stage 2
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,40 @@ class HNSWConfig:
                 raise InvalidInputError(f"HNSWConfig.{name} must be an int >= 1, got {v!r}")
 
 
+@dataclass(frozen=True)
+class IVFConfig:
+    """Parameters of the inverted-file stage 1 (FAISS ``IndexIVFFlat``, inner-product metric).
+
+    The keys are clustered by k-means into ``nlist`` lists (trained at the first search on a
+    seeded sample of ``64 · nlist`` keys); a query scans the ``nprobe`` lists whose centroids
+    score highest. Keys added later join the list of their nearest centroid; a compaction
+    retrains.
+
+    Attributes:
+        nlist: number of lists; ``0`` = automatic, the power of two nearest ``4 √N`` (at most
+            ``N / 39``, FAISS's smallest training sample per centroid).
+        nprobe: lists scanned per query; the recall/latency knob.
+        seed: seed of the training sample and of k-means.
+    """
+
+    nlist: int = 0
+    nprobe: int = 32
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name, low in (("nlist", 0), ("nprobe", 1), ("seed", 0)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise InvalidInputError(f"IVFConfig.{name} must be an int >= {low}, got {v!r}")
+
+    def lists_for(self, n: int) -> int:
+        """``nlist`` for ``n`` stored keys."""
+        cap = max(1, n // 39)
+        if self.nlist:
+            return min(self.nlist, max(1, n))
+        return int(min(cap, 2 ** round(np.log2(max(1.0, 4.0 * np.sqrt(n))))))
+
+
 class HopfieldRetriever:
     """Exact top-K over all stored keys, then Hopfield settle over the K candidates.
 
@@ -62,9 +97,10 @@ class HopfieldRetriever:
         config: settle parameters (:class:`HopfieldConfig`).
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
         dtype: storage type of the key matrix (``float32``, ``float16`` or ``bfloat16``).
-        backend: stage 1, ``"exact"`` (default) or ``"hnsw"`` (approximate; needs ``faiss``;
-            searches with a ``mask`` fall back to exact stage 1).
+        backend: stage 1, ``"exact"`` (default), ``"hnsw"`` or ``"ivf"`` (approximate; need
+            ``faiss``; searches with a ``mask`` fall back to exact stage 1).
         hnsw: parameters of the ``"hnsw"`` backend.
+        ivf: parameters of the ``"ivf"`` backend.
 
     Example:
         >>> r = HopfieldRetriever(dim=3, device="cpu")
@@ -83,6 +119,7 @@ class HopfieldRetriever:
         dtype: StorageDType | str = StorageDType.FLOAT32,
         backend: Backend | str = Backend.EXACT,
         hnsw: HNSWConfig | None = None,
+        ivf: IVFConfig | None = None,
     ) -> None:
         if not isinstance(dim, int) or dim < 1:
             raise InvalidInputError(f"dim must be a positive int, got {dim!r}")
@@ -100,13 +137,14 @@ class HopfieldRetriever:
             allowed = ", ".join(b.value for b in Backend)
             raise InvalidInputError(f"backend must be one of {allowed}; got {backend!r}") from None
         self.hnsw_config = hnsw or HNSWConfig()
+        self.ivf_config = ivf or IVFConfig()
         self._ann = None  # FAISS index over rows [0, self._ann_rows) of the key buffer
         self._ann_rows = 0
-        if self.backend is Backend.HNSW:
+        if self.backend is not Backend.EXACT:
             try:
                 import faiss  # noqa: F401
             except ImportError as exc:
-                raise InvalidInputError("backend='hnsw' needs faiss (pip install 'hhmem[bench]')") from exc
+                raise InvalidInputError(f"backend={self.backend.value!r} needs faiss (pip install 'hhmem[bench]')") from exc
         tdt = _TORCH_DTYPES[self.dtype]
         self._keys = torch.empty((0, dim), dtype=tdt, device=self.device)
         self._ids = torch.empty((0,), dtype=torch.int64, device=self.device)
@@ -274,7 +312,7 @@ class HopfieldRetriever:
         want = k * per_id
         settle = {"candidates": max(cfg.candidates, want), "beta": cfg.beta, "max_steps": cfg.max_steps, "eps": cfg.eps,
                   "state_weight": cfg.state_weight}
-        if self.backend is Backend.HNSW and mask is None and n:
+        if self.backend is not Backend.EXACT and mask is None and n:
             sims, cand_rows = self._ann_candidates(q, max(cfg.candidates, want))
             scores, rows, steps = F.rerank_candidates(sims, q, self._keys[:n], want, rows=cand_rows, **settle)
         else:
@@ -307,7 +345,7 @@ class HopfieldRetriever:
         n = self._size
         if (
             F._STAGE2_NB is None or n == 0 or self.device.type != "cpu" or self._keys.dtype != torch.float32
-            or q.shape[0] > F.SMALL_BATCH_NUMPY or (self.backend is Backend.HNSW and mask is None)
+            or q.shape[0] > F.SMALL_BATCH_NUMPY or (self.backend is not Backend.EXACT and mask is None)
             or (mask is not None and mask.ndim != 1) or self.max_keys_per_id() > 1
         ):
             return None
@@ -328,9 +366,12 @@ class HopfieldRetriever:
         import faiss
 
         if self._ann is None:
-            cfg = self.hnsw_config
-            self._ann = faiss.IndexHNSWFlat(self.dim, cfg.m, faiss.METRIC_INNER_PRODUCT)
-            self._ann.hnsw.efConstruction = cfg.ef_construction
+            if self.backend is Backend.IVF:
+                self._ann = self._trained_ivf()
+            else:
+                cfg = self.hnsw_config
+                self._ann = faiss.IndexHNSWFlat(self.dim, cfg.m, faiss.METRIC_INNER_PRODUCT)
+                self._ann.hnsw.efConstruction = cfg.ef_construction
             self._ann_rows = 0
         if self._ann_rows < self._size:
             new = self._keys[self._ann_rows : self._size].float().cpu().numpy()
@@ -338,9 +379,24 @@ class HopfieldRetriever:
             self._ann_rows = self._size
         return self._ann
 
+    def _trained_ivf(self):
+        """An empty ``IndexIVFFlat`` whose k-means centroids are trained on a sample of the keys."""
+        import faiss
+
+        cfg = self.ivf_config
+        n = self._size
+        nlist = cfg.lists_for(n)
+        quantizer = faiss.IndexFlatIP(self.dim)
+        index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.cp.seed = cfg.seed
+        take = min(n, 64 * nlist)
+        rows = np.sort(np.random.default_rng(cfg.seed).choice(n, take, replace=False)) if take < n else np.arange(n)
+        index.train(np.ascontiguousarray(self._keys[torch.from_numpy(rows)].float().cpu().numpy()))
+        return index
+
     def build_index(self) -> None:
         """Build (or extend) the approximate stage-1 index now instead of at the first search."""
-        if self.backend is Backend.HNSW:
+        if self.backend is not Backend.EXACT and self._size:
             self._ann_index()
 
     def _ann_candidates(self, q: torch.Tensor, kk: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -350,7 +406,10 @@ class HopfieldRetriever:
         index = self._ann_index()
         want = kk if not self._n_dead else 2 * kk  # removed rows stay in the graph until compaction
         want = min(want, self._size)
-        params = faiss.SearchParametersHNSW(efSearch=max(self.hnsw_config.ef_search, want))
+        if self.backend is Backend.IVF:
+            params = faiss.SearchParametersIVF(nprobe=min(self.ivf_config.nprobe, index.nlist))
+        else:
+            params = faiss.SearchParametersHNSW(efSearch=max(self.hnsw_config.ef_search, want))
         d, i = index.search(np.ascontiguousarray(q.float().cpu().numpy()), want, params=params)
         rows = torch.from_numpy(i).to(self.device)
         sims = torch.from_numpy(d).to(self.device)

@@ -6,8 +6,9 @@ library (``--threads``):
 - **exact**: FAISS ``IndexFlatIP`` (the peer; its faster code path for each batch size is used,
   see ``faiss_blas_threshold`` in the report), hhmem stage 1 alone (``max_steps = 0``) and the
   two-stage Hopfield retriever in float32 and bfloat16 storage;
-- **approximate**: hnswlib (the peer) and hhmem with the FAISS HNSW stage 1 (``backend="hnsw"``),
-  over a sweep of ``ef_search``; each with its recall@10 against exact search;
+- **approximate**: hnswlib (the peer) and hhmem with the FAISS HNSW stage 1 (``backend="hnsw"``)
+  over a sweep of ``ef_search``, and hhmem with the FAISS IVF stage 1 (``backend="ivf"``) over a
+  sweep of ``nprobe``; each with its recall@10 against exact search;
 - **multi-hop**: ``Memory.search_ids(..., hops=H)`` at ``--hop-size`` memories; cost per extra hop;
 - **memory**: bytes per stored memory of the key matrix (float32/float16/bfloat16), of the
   association structures (codes, ``W``) and the process's resident-set growth;
@@ -35,7 +36,7 @@ import torch
 
 from .._version import __version__
 from ..config import HopfieldConfig
-from ..retriever import HNSWConfig, HopfieldRetriever
+from ..retriever import HNSWConfig, HopfieldRetriever, IVFConfig
 
 K = 10
 
@@ -54,7 +55,9 @@ class LatencyConfig:
         threads: threads for torch, FAISS and hnswlib alike.
         device: where hhmem's retriever lives (``cpu`` or ``cuda``).
         hnsw_m, hnsw_ef_construction: graph parameters of both HNSW implementations.
-        ef_search: the ``ef_search`` sweep.
+        ef_search: the ``ef_search`` sweep (hnswlib and hhmem's HNSW stage 1).
+        ann_backends: hhmem's approximate stage 1 backends to measure (``hnsw``, ``ivf``).
+        nprobe: the ``nprobe`` sweep of the IVF stage 1; ivf_nlist: its lists (0: automatic).
         hop_size: memories of the multi-hop measurement (0: skip); hops: hop counts.
         ingest_texts: texts of the ingest measurement (0: skip).
     """
@@ -73,6 +76,9 @@ class LatencyConfig:
     hnsw_m: int = 32
     hnsw_ef_construction: int = 80
     ef_search: tuple[int, ...] = (16, 32, 64, 128, 256)
+    ann_backends: tuple[str, ...] = ("hnsw", "ivf")
+    nprobe: tuple[int, ...] = (4, 8, 16, 32, 64)
+    ivf_nlist: int = 0
     hop_size: int = 20000
     hops: tuple[int, ...] = (1, 2, 3)
     ingest_texts: int = 1000
@@ -90,6 +96,8 @@ class LatencyConfig:
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
         if self.device == "cuda" and not torch.cuda.is_available():
             raise ValueError("device='cuda' but CUDA is not available")
+        if not set(self.ann_backends) <= {"hnsw", "ivf"}:
+            raise ValueError(f"ann_backends must be among 'hnsw', 'ivf', got {self.ann_backends}")
 
 
 # ----------------------------------------------------------------------------- data
@@ -284,71 +292,106 @@ def bench_exact(name: str, x: np.ndarray, q: np.ndarray, cfg: LatencyConfig, pro
 
 
 def bench_ann(name: str, x: np.ndarray, q: np.ndarray, cfg: LatencyConfig, progress: bool) -> dict[str, Any]:
-    """hnswlib vs hhmem's FAISS HNSW stage 1 over an ``ef_search`` sweep, single queries."""
+    """hnswlib against hhmem's approximate stage 1, single queries: an ``ef_search`` sweep for
+    hnswlib and hhmem's FAISS HNSW (timed together, same ``M`` and ``ef_construction``) and an
+    ``nprobe`` sweep for hhmem's FAISS IVF; then the cheapest point of each reaching recall@10 ≥ 0.98."""
+    import faiss
     import hnswlib
 
     truth = exact_topk(x, q)
+    build: dict[str, float] = {}
     t0 = time.perf_counter()
     peer = hnswlib.Index(space="ip", dim=x.shape[1])
     peer.init_index(max_elements=x.shape[0], M=cfg.hnsw_m, ef_construction=cfg.hnsw_ef_construction, random_seed=cfg.seed)
     peer.set_num_threads(max(cfg.threads, 2))  # the build may use both cores; searches use cfg.threads
     peer.add_items(x, np.arange(x.shape[0]))
     peer.set_num_threads(cfg.threads)
-    build_peer = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    hh = _retriever(x, cfg, backend="hnsw", hnsw=HNSWConfig(cfg.hnsw_m, cfg.hnsw_ef_construction, cfg.ef_search[0]))
-    import faiss
-
-    faiss.omp_set_num_threads(max(cfg.threads, 2))
-    hh.build_index()
-    faiss.omp_set_num_threads(cfg.threads)
-    build_hh = time.perf_counter() - t0
+    build["hnswlib"] = time.perf_counter() - t0
+    built = {}
+    for backend in cfg.ann_backends:
+        t0 = time.perf_counter()
+        r = _retriever(x, cfg, backend=backend, hnsw=HNSWConfig(cfg.hnsw_m, cfg.hnsw_ef_construction),
+                       ivf=IVFConfig(nlist=cfg.ivf_nlist, seed=cfg.seed))
+        faiss.omp_set_num_threads(max(cfg.threads, 2))
+        r.build_index()
+        faiss.omp_set_num_threads(cfg.threads)
+        build[f"hhmem_faiss_{backend}"] = time.perf_counter() - t0
+        built[backend] = r
     exact_hh = _retriever(x, cfg)
     hh_exact_ids = exact_hh.search(q, K)[1]
     off = _no_settle(cfg)
     singles = [q[i : i + 1] for i in range(min(cfg.queries, q.shape[0]))]
+
+    def variant(backend: str, value: int) -> HopfieldRetriever:
+        r = HopfieldRetriever.__new__(HopfieldRetriever)
+        r.__dict__.update(built[backend].__dict__)
+        if backend == "hnsw":
+            r.hnsw_config = HNSWConfig(cfg.hnsw_m, cfg.hnsw_ef_construction, value)
+        else:
+            r.ivf_config = IVFConfig(nlist=cfg.ivf_nlist, nprobe=value, seed=cfg.seed)
+        return r
+
+    def sweep_point(methods: dict[str, Callable], recall_of: dict[str, Callable], seed: int, **point: int) -> dict:
+        timing = measure(methods, singles, cfg.rounds, "hnswlib" if "hnswlib" in methods else None, seed)
+        rec = {m: recall_at_k(f(q), truth) for m, f in recall_of.items()}
+        return {**point, "timing": timing, "recall_at_10": rec}
+
+    def hh_methods(backend: str, r: HopfieldRetriever) -> tuple[dict, dict]:
+        m = {f"hhmem_{backend}_stage1": lambda b: r.search(b, K, config=off), f"hhmem_{backend}_two_stage": lambda b: r.search(b, K)}
+        rec = {f"hhmem_{backend}_stage1": lambda b: r.search(b, K, config=off)[1],
+               f"hhmem_{backend}_two_stage": lambda b: r.search(b, K)[1]}
+        return m, rec
+
+    def tick(values: tuple[int, ...], label: str):
+        return values if not progress else __import__("tqdm").tqdm(values, desc=f"{label} sweep {name}", file=sys.stderr, leave=False)
+
     rows = []
-    sweep = cfg.ef_search if not progress else __import__("tqdm").tqdm(cfg.ef_search, desc=f"ef sweep {name}", file=sys.stderr, leave=False)
-    for ef in sweep:
+    for ef in tick(cfg.ef_search, "ef"):
         peer.set_ef(max(ef, K))
-        hhe = HopfieldRetriever.__new__(HopfieldRetriever)
-        hhe.__dict__.update(hh.__dict__)
-        hhe.hnsw_config = HNSWConfig(cfg.hnsw_m, cfg.hnsw_ef_construction, ef)
-        methods = {
-            "hnswlib": lambda b: peer.knn_query(b, K),
-            "hhmem_hnsw_stage1": lambda b, h=hhe: h.search(b, K, config=off),
-            "hhmem_hnsw_two_stage": lambda b, h=hhe: h.search(b, K),
-        }
-        timing = measure(methods, singles, cfg.rounds, "hnswlib", cfg.seed + ef)
-        rec = {
-            "hnswlib": recall_at_k(peer.knn_query(q, K)[0].astype(np.int64), truth),
-            "hhmem_hnsw_stage1": recall_at_k(hhe.search(q, K, config=off)[1], truth),
-            "hhmem_hnsw_two_stage": recall_at_k(hhe.search(q, K)[1], truth),
-            "hhmem_hnsw_two_stage_vs_exact_two_stage": recall_at_k(hhe.search(q, K)[1], hh_exact_ids),
-        }
-        rows.append({"ef_search": ef, "timing": timing, "recall_at_10": rec})
-    return {
+        methods = {"hnswlib": lambda b: peer.knn_query(b, K)}
+        recall_of = {"hnswlib": lambda b: peer.knn_query(b, K)[0].astype(np.int64)}
+        if "hnsw" in built:
+            m, rec = hh_methods("hnsw", variant("hnsw", ef))
+            methods.update(m)
+            recall_of.update(rec)
+        rows.append(sweep_point(methods, recall_of, cfg.seed + ef, ef_search=ef))
+        if "hnsw" in built:
+            rows[-1]["recall_at_10"]["hhmem_hnsw_two_stage_vs_exact_two_stage"] = recall_at_k(
+                variant("hnsw", ef).search(q, K)[1], hh_exact_ids)
+    ivf_rows = []
+    if "ivf" in built:
+        for nprobe in tick(cfg.nprobe, "nprobe"):
+            m, rec = hh_methods("ivf", variant("ivf", nprobe))
+            ivf_rows.append(sweep_point(m, rec, cfg.seed + 7 * nprobe, nprobe=nprobe))
+    out = {
         "set": name, "n": int(x.shape[0]), "hnsw_m": cfg.hnsw_m, "ef_construction": cfg.hnsw_ef_construction,
-        "build_s": {"hnswlib": build_peer, "hhmem_faiss_hnsw": build_hh}, "sweep": rows,
-        "matched": matched_recall(rows, 0.98),
+        "build_s": build, "sweep": rows, "ivf_sweep": ivf_rows,
+        "ivf_nlist": built["ivf"]._ann.nlist if "ivf" in built else None,
     }
+    peer_point = cheapest(rows, "hnswlib", 0.98)
+    out["matched"] = {b: matched_recall(rows if b == "hnsw" else ivf_rows, b, peer_point, 0.98) for b in built}
+    return out
 
 
-def matched_recall(rows: list[dict[str, Any]], target: float) -> dict[str, Any]:
-    """Cheapest sweep point of hnswlib and of hhmem's HNSW stage 1 reaching ``target`` recall@10, and
-    the latency ratio between them (median wall; medians of the same run)."""
-    def first(method: str):
-        ok = [r for r in rows if r["recall_at_10"][method] >= target]
-        return min(ok, key=lambda r: r["timing"][method]["median_ms"]) if ok else None
+def cheapest(rows: list[dict[str, Any]], method: str, target: float) -> dict[str, Any] | None:
+    """The sweep point where ``method`` reaches recall@10 ≥ ``target`` at the lowest median latency."""
+    ok = [r for r in rows if r["recall_at_10"][method] >= target]
+    return min(ok, key=lambda r: r["timing"][method]["median_ms"]) if ok else None
 
-    a, b = first("hhmem_hnsw_stage1"), first("hnswlib")
-    out: dict[str, Any] = {"target_recall": target}
-    if a and b:
-        out.update({
-            "hhmem_ef": a["ef_search"], "hnswlib_ef": b["ef_search"],
-            "hhmem_ms": a["timing"]["hhmem_hnsw_stage1"]["median_ms"], "hnswlib_ms": b["timing"]["hnswlib"]["median_ms"],
-            "hhmem_recall": a["recall_at_10"]["hhmem_hnsw_stage1"], "hnswlib_recall": b["recall_at_10"]["hnswlib"],
-        })
+
+def matched_recall(rows: list[dict[str, Any]], backend: str, peer: dict[str, Any] | None, target: float) -> dict[str, Any]:
+    """hhmem's ``backend`` stage 1 against hnswlib, each at its cheapest sweep point reaching
+    ``target`` recall@10: parameters, latencies and their ratio (medians of the same run)."""
+    method = f"hhmem_{backend}_stage1"
+    a = cheapest(rows, method, target)
+    knob = "ef_search" if backend == "hnsw" else "nprobe"
+    out: dict[str, Any] = {"target_recall": target, "knob": knob}
+    if a:
+        out.update({"hhmem_param": a[knob], "hhmem_ms": a["timing"][method]["median_ms"], "hhmem_recall": a["recall_at_10"][method]})
+    if peer:
+        out.update({"hnswlib_ef": peer["ef_search"], "hnswlib_ms": peer["timing"]["hnswlib"]["median_ms"],
+                    "hnswlib_recall": peer["recall_at_10"]["hnswlib"]})
+    if a and peer:
         out["ratio"] = out["hhmem_ms"] / out["hnswlib_ms"]
     return out
 
@@ -482,12 +525,20 @@ def bench_ingest(texts: list[str], cfg: LatencyConfig, encoder: Any, progress: b
 
 
 # ---------------------------------------------------------------------------- report
+def _dist_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "?"
+
+
 def _versions() -> dict[str, str]:
     import faiss
-    import hnswlib
 
     return {"hhmem": __version__, "python": sys.version.split()[0], "torch": torch.__version__,
-            "numpy": np.__version__, "faiss": faiss.__version__, "hnswlib": getattr(hnswlib, "__version__", "?"),
+            "numpy": np.__version__, "faiss": faiss.__version__, "hnswlib": _dist_version("hnswlib"),
             "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"}
 
@@ -512,19 +563,22 @@ def markdown(rep: dict[str, Any]) -> str:
                              f"{_f(row['ratio'])} | {_f(row['cpu_ratio'])} | {_f(e['recall_at_10'][m], 4)} |")
     if rep.get("ann"):
         lines += ["", "## Approximate stage 1 (single queries)", "",
-                  "| N | ef_search | method | median ms | p99 ms | ratio vs hnswlib | recall@10 vs exact |", "|---|---|---|---|---|---|---|"]
+                  "| N | parameter | method | median ms | p99 ms | ratio vs hnswlib | recall@10 vs exact |", "|---|---|---|---|---|---|---|"]
         for a in rep["ann"]:
-            for r in a["sweep"]:
+            for r in a["sweep"] + a.get("ivf_sweep", []):
+                knob = f"ef {r['ef_search']}" if "ef_search" in r else f"nprobe {r['nprobe']}"
                 for m, row in r["timing"].items():
-                    lines.append(f"| {a['n']} | {r['ef_search']} | {m} | {_f(row['median_ms'], 3)} | {_f(row['p99_ms'], 3)} | "
-                                 f"{_f(row['ratio'])} | {_f(r['recall_at_10'][m], 4)} |")
-        lines += ["", "| N | build s hnswlib | build s FAISS HNSW | hhmem ef @≥0.98 | hnswlib ef @≥0.98 | hhmem ms | hnswlib ms | ratio |",
+                    lines.append(f"| {a['n']} | {knob} | {m} | {_f(row['median_ms'], 3)} | {_f(row['p99_ms'], 3)} | "
+                                 f"{_f(row['ratio']) if 'ratio' in row else '-'} | {_f(r['recall_at_10'][m], 4)} |")
+        lines += ["", "Cheapest sweep point reaching recall@10 ≥ 0.98, hhmem's stage 1 against hnswlib:", "",
+                  "| N | hhmem backend | build s (hhmem / hnswlib) | hhmem parameter | hnswlib ef | hhmem ms | hnswlib ms | ratio |",
                   "|---|---|---|---|---|---|---|---|"]
         for a in rep["ann"]:
-            mt = a["matched"]
-            lines.append(f"| {a['n']} | {_f(a['build_s']['hnswlib'], 1)} | {_f(a['build_s']['hhmem_faiss_hnsw'], 1)} | "
-                         f"{mt.get('hhmem_ef', '-')} | {mt.get('hnswlib_ef', '-')} | {_f(mt['hhmem_ms'], 3) if 'ratio' in mt else '-'} | "
-                         f"{_f(mt['hnswlib_ms'], 3) if 'ratio' in mt else '-'} | {_f(mt['ratio']) if 'ratio' in mt else 'not reached'} |")
+            for backend, mt in a["matched"].items():
+                hh = f"{mt['knob']} {mt['hhmem_param']}" if "hhmem_param" in mt else "not reached"
+                lines.append(f"| {a['n']} | {backend} | {_f(a['build_s'][f'hhmem_faiss_{backend}'], 1)} / {_f(a['build_s']['hnswlib'], 1)} | "
+                             f"{hh} | {mt.get('hnswlib_ef', 'not reached')} | {_f(mt['hhmem_ms'], 3) if 'hhmem_ms' in mt else '-'} | "
+                             f"{_f(mt['hnswlib_ms'], 3) if 'hnswlib_ms' in mt else '-'} | {_f(mt['ratio']) if 'ratio' in mt else '-'} |")
     if rep.get("hops"):
         h = rep["hops"]
         lines += ["", f"## Multi-hop at N = {h['n']} ({h['links']} links)", "", "| hops | median ms | p99 ms | cpu ms |", "|---|---|---|---|"]
@@ -575,12 +629,15 @@ def plot(rep: dict[str, Any], path: Path) -> None:
     if rep.get("ann"):
         ax = axes[2]
         for a in rep["ann"]:
-            for m in ("hnswlib", "hhmem_hnsw_stage1"):
-                ax.plot([r["recall_at_10"][m] for r in a["sweep"]], [r["timing"][m]["median_ms"] for r in a["sweep"]],
-                        marker="o", label=f"{m} N={a['n']}")
+            for m, rows in (("hnswlib", a["sweep"]), ("hhmem_hnsw_stage1", a["sweep"]), ("hhmem_ivf_stage1", a.get("ivf_sweep", []))):
+                if rows and m in rows[0]["timing"]:
+                    ax.plot([r["recall_at_10"][m] for r in rows], [r["timing"][m]["median_ms"] for r in rows],
+                            marker="o", label=f"{m} N={a['n']}")
+        ax.axvline(0.98, color="grey", lw=0.8, ls="--")
+        ax.set_yscale("log")
         ax.set_xlabel("recall@10 vs exact")
         ax.set_ylabel("median latency (ms)")
-        ax.set_title("approximate stage 1 (ef_search sweep)")
+        ax.set_title("approximate stage 1 (ef_search / nprobe sweeps)")
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -14,6 +14,7 @@ pytest.importorskip("hnswlib")
 from hybrid.bench.cli import bench  # noqa: E402
 from hybrid.bench.latency import (  # noqa: E402
     LatencyConfig,
+    cheapest,
     exact_topk,
     matched_recall,
     near_queries,
@@ -34,7 +35,7 @@ MIN_QUERY_COS, MAX_QUERY_COS = 0.7, 0.99
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("latency")
     cfg = LatencyConfig(sizes=(1500,), ann_sizes=(1500,), minilm=200, model="hash", cache=str(out / "cache"),
-                        queries=10, batch=8, batches=1, rounds=1, ef_search=(16, 64), hop_size=1500, hops=(1,),
+                        queries=10, batch=8, batches=1, rounds=1, ef_search=(16, 64), nprobe=(2, 38), hop_size=1500, hops=(1,),
                         ingest_texts=40, dim=64)
     return run_latency(cfg, out, progress=False)
 
@@ -71,7 +72,14 @@ def test_ann_sweep_and_matched(report):
     hi = a["sweep"][-1]["recall_at_10"]
     for m in ("hnswlib", "hhmem_hnsw_stage1"):
         assert hi[m] >= MIN_ANN_RECALL, f"{m} recall {hi[m]} < MIN_ANN_RECALL={MIN_ANN_RECALL}"
-    assert a["matched"]["target_recall"] == 0.98 and "ratio" in a["matched"]
+    # IVF: 1500 keys -> 38 lists; nprobe 38 scans them all, so its stage 1 is exact.
+    assert a["ivf_nlist"] == 38 and [r["nprobe"] for r in a["ivf_sweep"]] == [2, 38]
+    assert a["ivf_sweep"][-1]["recall_at_10"]["hhmem_ivf_stage1"] == 1.0
+    assert a["ivf_sweep"][0]["recall_at_10"]["hhmem_ivf_stage1"] < 1.0, "2 of 38 lists must miss some neighbours"
+    assert set(a["matched"]) == {"hnsw", "ivf"}
+    for backend, mt in a["matched"].items():
+        assert mt["target_recall"] == 0.98 and "ratio" in mt, f"{backend}: {mt}"
+    assert a["matched"]["ivf"]["hhmem_param"] == 38
 
 
 def test_hops_memory_ingest(report):
@@ -103,9 +111,11 @@ def test_matched_recall_picks_cheapest_point():
         return {"ef_search": ef, "recall_at_10": {"hhmem_hnsw_stage1": rh, "hnswlib": rp},
                 "timing": {"hhmem_hnsw_stage1": {"median_ms": th}, "hnswlib": {"median_ms": tp}}}
     rows = [row(16, 0.95, 0.99, 0.1, 0.2), row(32, 0.985, 0.995, 0.2, 0.3), row(64, 0.99, 1.0, 0.3, 0.4)]
-    m = matched_recall(rows, 0.98)
-    assert (m["hhmem_ef"], m["hnswlib_ef"]) == (32, 16) and m["ratio"] == pytest.approx(1.0)
-    assert "ratio" not in matched_recall(rows, 0.999)
+    peer = cheapest(rows, "hnswlib", 0.98)
+    m = matched_recall(rows, "hnsw", peer, 0.98)
+    assert (m["hhmem_param"], m["hnswlib_ef"]) == (32, 16) and m["ratio"] == pytest.approx(1.0)
+    assert "ratio" not in matched_recall(rows, "hnsw", cheapest(rows, "hnswlib", 0.999), 0.999)
+    assert "hhmem_param" not in matched_recall(rows, "hnsw", peer, 0.995), "hhmem never reaches 0.995"
 
 
 def test_bad_config_and_cli_errors():

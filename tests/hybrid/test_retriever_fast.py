@@ -9,7 +9,7 @@ import torch
 
 from hybrid import functional as F
 from hybrid.errors import InvalidInputError
-from hybrid.retriever import HopfieldRetriever
+from hybrid.retriever import HopfieldRetriever, IVFConfig
 
 ATOL_SCORE = 1e-5
 #: bfloat16 keys keep 8 significant bits: top-1 of near-duplicate queries must still agree.
@@ -128,16 +128,18 @@ def test_bfloat16_storage_top1():
     assert one[1].shape == (1, 5) and one[0].dtype == np.float32
 
 
-def test_hnsw_backend_recall_remove_and_mask():
+@pytest.mark.parametrize("backend", ["hnsw", "ivf"])
+def test_approximate_backend_recall_remove_and_mask(backend):
     pytest.importorskip("faiss")
     x, q = _data()
     exact = HopfieldRetriever(64, device="cpu")
     exact.add(x, np.arange(len(x)))
-    ann = HopfieldRetriever(64, device="cpu", backend="hnsw")
+    # Unclustered random data: the IVF lists are a poor partition, so scan most of them.
+    ann = HopfieldRetriever(64, device="cpu", backend=backend, ivf=IVFConfig(nprobe=64))
     ann.add(x, np.arange(len(x)))
     e, a = exact.search(q, 10)[1], ann.search(q, 10)[1]
     recall = np.mean([len(set(r) & set(t)) / 10 for r, t in zip(a, e)])
-    assert recall >= MIN_RECALL_HNSW, f"HNSW recall@10 {recall:.3f} < MIN_RECALL_HNSW={MIN_RECALL_HNSW}"
+    assert recall >= MIN_RECALL_HNSW, f"{backend} recall@10 {recall:.3f} < MIN_RECALL_HNSW={MIN_RECALL_HNSW}"
     # removed ids never come back; rows added later are found
     ann.remove([int(e[0, 0])])
     assert int(e[0, 0]) not in ann.search(q[:1], 10)[1][0]
@@ -152,7 +154,7 @@ def test_hnsw_backend_recall_remove_and_mask():
 
 def test_bad_backend_and_dtype_are_rejected():
     with pytest.raises(InvalidInputError, match="backend"):
-        HopfieldRetriever(4, backend="ivf")
+        HopfieldRetriever(4, backend="lsh")
     with pytest.raises(InvalidInputError, match="dtype"):
         HopfieldRetriever(4, dtype="int8")
 
@@ -228,3 +230,14 @@ def test_compiled_retriever_search_equals_tensor_path(state_weight, monkeypatch)
         fin = np.isfinite(want[0])
         assert np.array_equal(fin, np.isfinite(got[0])), f"padding differs ({name})"
         assert np.abs(got[0][fin] - want[0][fin]).max(initial=0.0) < ATOL_SCORE, f"scores differ ({name})"
+
+
+def test_ivf_list_count():
+    """Automatic nlist: the power of two nearest 4·sqrt(N), at most N/39 (FAISS's training minimum)."""
+    assert IVFConfig().lists_for(1_000_000) == 4096  # 4·1000 -> 2^12
+    assert IVFConfig().lists_for(20_000) == 512  # 4·141 = 566 -> 2^9
+    assert IVFConfig().lists_for(1000) == 25  # 4·31.6 -> 128, capped at 1000 // 39
+    assert IVFConfig().lists_for(10) == 1
+    assert IVFConfig(nlist=300).lists_for(100) == 100
+    with pytest.raises(InvalidInputError, match="nprobe"):
+        IVFConfig(nprobe=0)
