@@ -989,10 +989,10 @@ def _load_stage2_kernels() -> dict | None:
         return scores, rows, steps
 
     @jit
-    def search_f32(keys, ids, q, mask, kk, k, beta, max_steps, eps, alpha):  # pragma: no cover - compiled
-        """The whole two-stage search over float32 keys for a small batch, ids mapped, ``[B, k]``."""
-        cs, cr = scan_topk(keys, q, mask, kk)
-        b_n, d = q.shape
+    def _finish_f32(keys, ids, q, cs, cr, k, beta, max_steps, eps, alpha):  # pragma: no cover - compiled
+        """Stage 2 from best-first candidates ``cs``/``cr`` over float32 keys, ids mapped, ``[B, k]``."""
+        b_n, kk = cr.shape
+        d = q.shape[1]
         cand = np.zeros((b_n, kk, d), dtype=np.float32)
         gram = np.zeros((b_n, kk, kk), dtype=np.float32)
         s0 = np.zeros((b_n, kk), dtype=np.float32)
@@ -1017,7 +1017,35 @@ def _load_stage2_kernels() -> dict | None:
                     out_i[b, j] = ids[rows[b, j]]
         return out_s, out_i, steps
 
-    return {"topk_sorted": topk_sorted, "settle_rank": settle_rank, "search_f32": search_f32}
+    @jit
+    def search_f32(keys, ids, q, mask, kk, k, beta, max_steps, eps, alpha):  # pragma: no cover - compiled
+        """The whole two-stage search over float32 keys for a small batch, ids mapped, ``[B, k]``."""
+        cs, cr = scan_topk(keys, q, mask, kk)
+        return _finish_f32(keys, ids, q, cs, cr, k, beta, max_steps, eps, alpha)
+
+    @jit
+    def rerank_f32(keys, ids, alive, q, sims, rows, kk, k, beta, max_steps, eps, alpha):  # pragma: no cover - compiled
+        """Stage 2 over candidates of an approximate index: ``sims``/``rows [B, m]`` (``-1`` =
+        none; rows with ``alive`` False, when given, are dropped), best ``kk`` kept, ``[B, k]``."""
+        b_n, m = rows.shape
+        cs = np.full((b_n, kk), -np.inf, dtype=np.float32)
+        cr = np.full((b_n, kk), -1, dtype=np.int64)
+        check = alive.shape[0] > 0
+        for b in range(b_n):
+            cnt = 0
+            thr = np.float32(-np.inf)
+            for j in range(m):
+                r = rows[b, j]
+                if r < 0 or (check and not alive[r]):
+                    continue
+                v = np.float32(sims[b, j])
+                if v > thr:
+                    cnt = _push(cs, cr, b, cnt, kk, v, r)
+                    if cnt == kk:
+                        thr = cs[b, kk - 1]
+        return _finish_f32(keys, ids, q, cs, cr, k, beta, max_steps, eps, alpha)
+
+    return {"topk_sorted": topk_sorted, "settle_rank": settle_rank, "search_f32": search_f32, "rerank_f32": rerank_f32}
 
 
 #: The compiled stage-2 kernels, or None (NumPy path). Tests set it to None to run the NumPy path.

@@ -140,6 +140,7 @@ class HopfieldRetriever:
         self.ivf_config = ivf or IVFConfig()
         self._ann = None  # FAISS index over rows [0, self._ann_rows) of the key buffer
         self._ann_rows = 0
+        self._ann_params: dict[tuple[str, int], object] = {}
         if self.backend is not Backend.EXACT:
             try:
                 import faiss  # noqa: F401
@@ -336,29 +337,35 @@ class HopfieldRetriever:
     def _search_compiled(
         self, q: torch.Tensor, k: int, mask: torch.Tensor | None, config: HopfieldConfig | None
     ) -> tuple[np.ndarray, np.ndarray] | None:
-        """One compiled call for a small CPU batch over float32 keys (``functional.search_f32``):
-        the same results as the tensor path, without its per-operation overhead after the scan
-        (docs/performance.md). None when the call does not qualify (GPU, other storage types,
-        HNSW stage 1, several keys per id, per-query masks, no numba)."""
+        """One compiled call for a small CPU batch over float32 keys (``functional.search_f32``,
+        or ``rerank_f32`` after an approximate stage 1): the same results as the tensor path,
+        without its per-operation overhead after the scan (docs/performance.md). None when the
+        call does not qualify (GPU, other storage types, several keys per id, per-query masks,
+        no numba)."""
         if not isinstance(k, int) or k < 1:
             raise InvalidInputError(f"k must be an int >= 1, got {k!r}")
         n = self._size
         if (
             F._STAGE2_NB is None or n == 0 or self.device.type != "cpu" or self._keys.dtype != torch.float32
-            or q.shape[0] > F.SMALL_BATCH_NUMPY or (self.backend is not Backend.EXACT and mask is None)
-            or (mask is not None and mask.ndim != 1) or self.max_keys_per_id() > 1
+            or q.shape[0] > F.SMALL_BATCH_NUMPY or (mask is not None and mask.ndim != 1) or self.max_keys_per_id() > 1
         ):
             return None
         cfg = config or self.config
-        row_mask = self._row_mask(mask)
         steps = cfg.max_steps if cfg.state_weight > 0.0 else 0
-        scores, ids, n_steps = F._STAGE2_NB["search_f32"](
-            self._keys[:n].numpy(), self._ids[:n].numpy(), q.float().numpy(),
-            np.empty(0, dtype=np.bool_) if row_mask is None else row_mask.numpy(),
-            min(max(cfg.candidates, k), n), k, float(cfg.beta), int(steps), float(cfg.eps), float(cfg.state_weight),
-        )
+        kk = min(max(cfg.candidates, k), n)
+        keys, ids, qn = self._keys[:n].numpy(), self._ids[:n].numpy(), q.float().numpy()
+        settle = (k, float(cfg.beta), int(steps), float(cfg.eps), float(cfg.state_weight))
+        if self.backend is not Backend.EXACT and mask is None:
+            sims, rows = self._ann_search(qn, kk)
+            alive = self._alive[:n].numpy() if self._n_dead else np.empty(0, dtype=np.bool_)
+            scores, out_ids, n_steps = F._STAGE2_NB["rerank_f32"](keys, ids, alive, qn, sims, rows, kk, *settle)
+        else:
+            row_mask = self._row_mask(mask)
+            scores, out_ids, n_steps = F._STAGE2_NB["search_f32"](
+                keys, ids, qn, np.empty(0, dtype=np.bool_) if row_mask is None else row_mask.numpy(), kk, *settle
+            )
         self.last_settle_steps = int(n_steps)
-        return scores, ids
+        return scores, out_ids
 
     # ----------------------------------------------------------- approximate stage 1
     def _ann_index(self):
@@ -399,18 +406,27 @@ class HopfieldRetriever:
         if self.backend is not Backend.EXACT and self._size:
             self._ann_index()
 
-    def _ann_candidates(self, q: torch.Tensor, kk: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Stage 1 through the HNSW graph: ``(scores [B, m], rows [B, m])``, ``-inf`` / ``-1`` for none."""
+    def _ann_search(self, q: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
+        """The approximate index's ``(scores, rows)`` ``[B, m]`` for ``kk`` candidates (``-1`` = none;
+        removed rows are still in the index until compaction, so twice as many are asked then)."""
         import faiss
 
         index = self._ann_index()
-        want = kk if not self._n_dead else 2 * kk  # removed rows stay in the graph until compaction
-        want = min(want, self._size)
+        want = min(kk if not self._n_dead else 2 * kk, self._size)
         if self.backend is Backend.IVF:
-            params = faiss.SearchParametersIVF(nprobe=min(self.ivf_config.nprobe, index.nlist))
+            key = ("ivf", min(self.ivf_config.nprobe, index.nlist))
         else:
-            params = faiss.SearchParametersHNSW(efSearch=max(self.hnsw_config.ef_search, want))
-        d, i = index.search(np.ascontiguousarray(q.float().cpu().numpy()), want, params=params)
+            key = ("hnsw", max(self.hnsw_config.ef_search, want))
+        params = self._ann_params.get(key)
+        if params is None:  # built once per setting: a SWIG object per call costs as much as a small search
+            params = (faiss.SearchParametersIVF(nprobe=key[1]) if key[0] == "ivf"
+                      else faiss.SearchParametersHNSW(efSearch=key[1]))
+            self._ann_params[key] = params
+        return index.search(np.ascontiguousarray(q, dtype=np.float32), want, params=params)
+
+    def _ann_candidates(self, q: torch.Tensor, kk: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Stage 1 through the approximate index as tensors: ``-inf`` / ``-1`` for none or removed rows."""
+        d, i = self._ann_search(q.float().cpu().numpy(), kk)
         rows = torch.from_numpy(i).to(self.device)
         sims = torch.from_numpy(d).to(self.device)
         bad = rows < 0

@@ -241,3 +241,25 @@ def test_ivf_list_count():
     assert IVFConfig(nlist=300).lists_for(100) == 100
     with pytest.raises(InvalidInputError, match="nprobe"):
         IVFConfig(nprobe=0)
+
+
+@pytest.mark.parametrize("backend", ["hnsw", "ivf"])
+def test_compiled_rerank_after_approximate_stage1_equals_tensor_path(backend, monkeypatch):
+    """The one-call path after an HNSW/IVF stage 1 (removed rows still in the index) against the tensor path."""
+    pytest.importorskip("faiss")
+    if F._STAGE2_NB is None:
+        pytest.skip("numba not installed (or HHMEM_NO_NUMBA set)")
+    x, q = _data(n=2000)
+    r = HopfieldRetriever(64, device="cpu", backend=backend, ivf=IVFConfig(nprobe=16))
+    r.add(x, np.arange(2000))
+    r.search(q[:1], 10)  # builds the index before the removal
+    r.remove(list(range(0, 2000, 9)))
+    for state_weight in (0.0, 1.0):
+        cfg = r.config.__class__(beta=20.0, max_steps=3, candidates=20, state_weight=state_weight)
+        got = r.search(q[:8], 10, config=cfg)
+        with monkeypatch.context() as m:
+            m.setattr(F, "_STAGE2_NB", None)
+            want = r.search(q[:8], 10, config=cfg)
+        assert np.array_equal(got[1], want[1]), f"{backend} ids differ (state_weight={state_weight}):\n{got[1]}\n{want[1]}"
+        assert np.abs(got[0] - want[0]).max() < ATOL_SCORE, f"{backend} scores differ (state_weight={state_weight})"
+        assert not (np.isin(got[1], np.arange(0, 2000, 9))).any(), "removed ids must not come back"
