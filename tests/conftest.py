@@ -54,3 +54,20 @@ def locomo_dev() -> Path:
     if not path.is_file():
         pytest.skip(f"development data absent: {path}")
     return path
+
+
+
+@pytest.fixture
+def kernel_path(monkeypatch):
+    """``kernel_path(path, module, attr)`` for fixtures parametrised over ``["compiled", "numpy"]``:
+    skips the compiled run when numba is missing (or ``HHMEM_NO_NUMBA`` is set) and runs the NumPy
+    twin by clearing ``module.attr``."""
+
+    def select(path: str, module, attr: str) -> str:
+        if path == "compiled" and getattr(module, attr) is None:
+            pytest.skip("numba not installed (or HHMEM_NO_NUMBA set): only the NumPy path runs")
+        if path == "numpy":
+            monkeypatch.setattr(module, attr, None)
+        return path
+
+    return select

@@ -23,12 +23,10 @@ import torch
 
 import hybrid.associative as A
 import hybrid.memory as M
-from hybrid import Memory
 from hybrid import functional as F
-from hybrid.bench.latency import LatencyConfig, _retriever, near_queries, synthetic_vectors
+from hybrid.bench.latency import LatencyConfig, _retriever, linked_store, near_queries, synthetic_vectors
 from hybrid.config import HopfieldConfig
-from hybrid.encoder import HashEncoder, normalize_rows
-from hybrid.linking import LinkConfig
+from hybrid.encoder import normalize_rows
 
 N, K, QUERIES, ROUNDS = 20000, 10, 100, 5
 
@@ -69,17 +67,7 @@ def single_query_steps(x: np.ndarray, q: np.ndarray) -> dict[str, float]:
 
 
 def hop_costs(x: np.ndarray, q: np.ndarray) -> None:
-    rng = np.random.default_rng(3)
-    mem = Memory.open(Path(tempfile.mkdtemp()) / "store", encoder=HashEncoder(x.shape[1]),
-                      hopfield=HopfieldConfig(state_weight=1.0), links=LinkConfig(order=False, entities=False))
-    ids: list[int] = []
-    for s in range(0, N, 5000):
-        ids += mem.add([f"memory {i}" for i in range(s, min(N, s + 5000))], vectors=x[s : s + 5000])
-    a = np.asarray(ids)
-    src = np.repeat(a, 2)
-    dst = a[rng.integers(0, N, size=src.shape[0])]
-    keep = src != dst
-    mem.link(src[keep].tolist(), dst[keep].tolist())
+    mem, _, _ = linked_store(x, Path(tempfile.mkdtemp()) / "store", HopfieldConfig(state_weight=1.0), 3)
     index = mem.associations.index
     spread, n_spread = index.spread, [0]
 

@@ -420,31 +420,39 @@ def bench_memory(x: np.ndarray, cfg: LatencyConfig) -> dict[str, Any]:
     return out
 
 
+def linked_store(x: np.ndarray, path: Path, hopfield: HopfieldConfig, seed: int, *, device: str = "cpu") -> tuple[Any, int, float]:
+    """A store of the vectors ``x`` (hash-encoder texts) where every memory is linked to 2 random
+    others (seeded), through ``Memory.link``: ``(memory, links, seconds to link)``."""
+    from .. import Memory
+    from ..encoder import HashEncoder
+    from ..linking import LinkConfig
+
+    rng = np.random.default_rng(seed)
+    n = x.shape[0]
+    mem = Memory.open(path, encoder=HashEncoder(x.shape[1]), device=device, hopfield=hopfield,
+                      links=LinkConfig(order=False, entities=False))
+    ids: list[int] = []
+    for s in range(0, n, 5000):
+        ids += mem.add([f"memory {i}" for i in range(s, min(n, s + 5000))], vectors=x[s : s + 5000])
+    ids_a = np.asarray(ids)
+    src = np.repeat(ids_a, 2)
+    dst = ids_a[rng.integers(0, n, size=src.shape[0])]
+    keep = src != dst
+    t0 = time.perf_counter()
+    mem.link(src[keep].tolist(), dst[keep].tolist())
+    return mem, int(keep.sum()), time.perf_counter() - t0
+
+
 def bench_hops(x: np.ndarray, cfg: LatencyConfig, progress: bool) -> dict[str, Any]:
     """Multi-hop search cost through ``Memory.search_ids(..., hops=H)`` at ``len(x)`` memories.
 
     Associations: every memory is linked to 2 random others (seeded), through ``Memory.link``.
     """
-    from .. import Memory
-    from ..encoder import HashEncoder
-    from ..linking import LinkConfig
-
-    rng = np.random.default_rng(cfg.seed + 3)
     n = x.shape[0]
     with tempfile.TemporaryDirectory() as tmp:
-        mem = Memory.open(Path(tmp) / "store", encoder=HashEncoder(x.shape[1]), device=cfg.device,
-                          hopfield=HopfieldConfig(**cfg.hopfield), links=LinkConfig(order=False, entities=False))
+        mem, n_links, link_s = linked_store(x, Path(tmp) / "store", HopfieldConfig(**cfg.hopfield), cfg.seed + 3,
+                                            device=cfg.device)
         try:
-            ids: list[int] = []
-            for s in range(0, n, 5000):
-                ids += mem.add([f"memory {i}" for i in range(s, min(n, s + 5000))], vectors=x[s : s + 5000])
-            ids_a = np.asarray(ids)
-            src = np.repeat(ids_a, 2)
-            dst = ids_a[rng.integers(0, n, size=src.shape[0])]
-            keep = src != dst
-            t0 = time.perf_counter()
-            mem.link(src[keep].tolist(), dst[keep].tolist())
-            link_s = time.perf_counter() - t0
             q = near_queries(x, cfg.queries, cfg.seed + 5)
             singles = [q[i : i + 1] for i in range(q.shape[0])]
             methods = {f"hops={h}": (lambda b, h=h: mem.search_ids(b, K, hops=h)) for h in (0, *cfg.hops)}
@@ -461,7 +469,7 @@ def bench_hops(x: np.ndarray, cfg: LatencyConfig, progress: bool) -> dict[str, A
             spread_calls = _count_spread_sources(mem, singles, max(cfg.hops))
             nbytes = {k: int(v) for k, v in assoc.nbytes().items()}
             return {
-                "n": n, "links": int(keep.sum()), "link_s": link_s, "timing": timing,
+                "n": n, "links": n_links, "link_s": link_s, "timing": timing,
                 "per_extra_hop_ms": per_hop, "per_extra_hop_cpu_ms": per_hop_cpu,
                 "sources_spread_per_query": spread_calls, "frontier_size": K,
                 "assoc_bytes": nbytes, "assoc_bytes_per_memory": {k: v / n for k, v in nbytes.items()},

@@ -31,13 +31,9 @@ CONFIGS = {
 
 
 @pytest.fixture(autouse=True, params=["compiled", "numpy"])
-def recall_path(request, monkeypatch):
+def recall_path(request, kernel_path):
     """Run every test on the numba kernels (skipped without numba) and on the NumPy fallback."""
-    if request.param == "compiled" and assoc_mod._NB is None:
-        pytest.skip("numba not installed (or HHMEM_NO_NUMBA set): only the NumPy path runs")
-    if request.param == "numpy":
-        monkeypatch.setattr(assoc_mod, "_NB", None)
-    return request.param
+    return kernel_path(request.param, assoc_mod, "_NB")
 
 
 def unit_vectors(n: int, seed: int = SEED) -> np.ndarray:

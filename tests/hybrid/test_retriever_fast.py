@@ -39,13 +39,9 @@ def _unit(n, d, gen):
 
 
 @pytest.fixture(params=["compiled", "numpy"])
-def stage2_path(request, monkeypatch):
+def stage2_path(request, kernel_path):
     """Small CPU batches: the numba stage 2 (skipped without numba) and its NumPy twin."""
-    if request.param == "compiled" and F._STAGE2_NB is None:
-        pytest.skip("numba not installed (or HHMEM_NO_NUMBA set): only the NumPy stage 2 runs")
-    if request.param == "numpy":
-        monkeypatch.setattr(F, "_STAGE2_NB", None)
-    return request.param
+    return kernel_path(request.param, F, "_STAGE2_NB")
 
 
 @pytest.mark.parametrize("max_steps", [0, 1, 3, 10])
