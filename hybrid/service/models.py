@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..store import validate_metadata, validate_where
 
@@ -127,11 +127,19 @@ class SearchRequest(BaseModel):
     k: int = Field(5, ge=1, le=MAX_K)
     hops: int = Field(0, ge=0, le=MAX_HOPS, description="0: direct recall only; h > 0 needs the associative memory.")
     where: dict[str, Any] | None = Field(None, description="Metadata equality filter {key: scalar}.")
+    fusion: bool = Field(False, description="Rank with the fusion search (dense + BM25 + query cues + order and "
+                         "entity spread, hybrid.fusion); cannot be combined with hops or where.")
 
     @field_validator("query")
     @classmethod
     def _query(cls, v: str) -> str:
         return _check_text(v, "query")
+
+    @model_validator(mode="after")
+    def _fusion_alone(self) -> SearchRequest:
+        if self.fusion and (self.hops or self.where):
+            raise ValueError("fusion cannot be combined with hops or where")
+        return self
 
     @field_validator("where")
     @classmethod
@@ -188,6 +196,7 @@ class SearchResponse(BaseModel):
     query: str
     k: int
     hops: int
+    fusion: bool = False
     results: list[SearchHit]
 
 

@@ -59,6 +59,9 @@ def test_mcp_tools_over_stdio(tmp_path, mcp_command):
                     ids.append(res["id"])
                 got = payload(await client.call_tool("recall", {"query": FACTS[1], "k": 2}))["results"]
                 assert got[0]["id"] == ids[1] and got[0]["text"] == FACTS[1] and got[0]["metadata"] == {"src": "chat"}
+                fused = payload(await client.call_tool("recall", {"query": FACTS[1], "k": 2, "fusion": True}))["results"]
+                assert fused[0]["id"] == ids[1], f"the fusion ranking must find the stated fact first: {fused}"
+                assert "fusion" in error_text(await client.call_tool("recall", {"query": "x", "fusion": True, "hops": 1}))
 
                 # Isolation: the other agent's memory is never recalled and cannot be forgotten from here.
                 vault = payload(await client.call_tool("recall", {"query": "the vault code is 1234", "k": 10}))
