@@ -207,15 +207,30 @@ def _load_numba_kernels() -> dict[str, Any] | None:
         return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
 
     @jit
-    def _threshold(hist, kk):  # pragma: no cover - compiled
-        """k-WTA as a set from a histogram of ``h``: every unit above ``t``, then ``take`` lowest-index
-        units at ``t`` (``t > 0`` only: a winner with ``h = 0`` just fills k and is ignored)."""
+    def _take_winners(units, vals, ng, kk, hist, win, weight):  # pragma: no cover - compiled
+        """k-WTA as a set over ``ng`` (unit, value) pairs listed in unit order: every unit above a
+        threshold ``t``, then the lowest-index units at ``t`` up to ``kk`` (``t > 0`` only: a
+        winner with ``h = 0`` just fills k and is ignored). Writes the winners to ``win`` and
+        their values to ``weight[unit]``; returns how many there are."""
+        hist[:] = 0
+        for i in range(ng):
+            hist[vals[i]] += 1
         above = 0
         t = hist.shape[0] - 1
         while t > 0 and above + hist[t] < kk:
             above += hist[t]
             t -= 1
-        return t, (kk - above if t > 0 else 0)
+        take = kk - above if t > 0 else 0
+        nwin = 0
+        for i in range(ng):
+            v = vals[i]
+            if v > t or (v == t and take > 0):
+                if v == t:
+                    take -= 1
+                win[nwin] = units[i]
+                weight[units[i]] = v
+                nwin += 1
+        return nwin
 
     @jit
     def _rank_rows(b, src, win, nwin, weight, inv_ptr, inv_rows, codes, main_rows, size, c_req, row_ids,
@@ -327,19 +342,7 @@ def _load_numba_kernels() -> dict[str, Any] | None:
                     g_val[ng] = v
                     ng += 1
                     wd ^= low
-            hist[:] = 0
-            for i in range(ng):
-                hist[g_val[i]] += 1
-            th, take = _threshold(hist, kk)
-            nwin = 0
-            for i in range(ng):
-                v = g_val[i]
-                if v > th or (v == th and take > 0):
-                    if v == th:
-                        take -= 1
-                    win[nwin] = g_unit[i]
-                    weight[g_unit[i]] = v
-                    nwin += 1
+            nwin = _take_winners(g_unit, g_val, ng, kk, hist, win, weight)
             _rank_rows(b, src, win, nwin, weight, inv_ptr, inv_rows, codes, main_rows, size, c_req, row_ids,
                        cnt, touched, out_row, out_cnt)
             for q in range(nwin):
@@ -354,22 +357,11 @@ def _load_numba_kernels() -> dict[str, Any] | None:
         weight = np.zeros(n + 1, dtype=np.int64)
         hist = np.zeros(256, dtype=np.int64)
         win = np.empty(kk, dtype=np.int64)
+        units = np.arange(n)
         out_row = np.full((b_n, m), -1, dtype=np.int64)
         out_cnt = np.zeros((b_n, m), dtype=np.int64)
         for b in range(b_n):
-            hist[:] = 0
-            for i in range(n):
-                hist[h[b, i]] += 1
-            th, take = _threshold(hist, kk)
-            nwin = 0
-            for i in range(n):
-                v = h[b, i]
-                if v > th or (v == th and take > 0):
-                    if v == th:
-                        take -= 1
-                    win[nwin] = i
-                    weight[i] = v
-                    nwin += 1
+            nwin = _take_winners(units, h[b], n, kk, hist, win, weight)
             _rank_rows(b, src_rows[b], win, nwin, weight, inv_ptr, inv_rows, codes, main_rows, size, c_req,
                        row_ids, cnt, touched, out_row, out_cnt)
             for q in range(nwin):

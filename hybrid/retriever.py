@@ -287,11 +287,7 @@ class HopfieldRetriever:
             ``(scores, ids)``: float32 and int64 arrays ``[n, k]``, best first, padded with
             ``-inf`` / ``-1``.
         """
-        q = self.prepare_queries(queries)
-        fast = self._search_compiled(q, k, mask, config)
-        if fast is not None:
-            return fast
-        s, i = self.search_tensors(q, k, mask=mask, config=config)
+        s, i = self.search_tensors(self.prepare_queries(queries), k, mask=mask, config=config)
         return s.cpu().numpy(), i.cpu().numpy()
 
     def search_tensors(
@@ -369,7 +365,7 @@ class HopfieldRetriever:
 
     # ----------------------------------------------------------- approximate stage 1
     def _ann_index(self):
-        """The FAISS HNSW graph over all rows, extended with rows added since the last search."""
+        """The FAISS HNSW graph or trained IVF index over all rows, extended with rows added since the last search."""
         import faiss
 
         if self._ann is None:

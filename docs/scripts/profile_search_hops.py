@@ -24,7 +24,14 @@ import torch
 import hybrid.associative as A
 import hybrid.memory as M
 from hybrid import functional as F
-from hybrid.bench.latency import LatencyConfig, _retriever, linked_store, near_queries, synthetic_vectors
+from hybrid.bench.latency import (
+    LatencyConfig,
+    _retriever,
+    count_spread_sources,
+    linked_store,
+    near_queries,
+    synthetic_vectors,
+)
 from hybrid.config import HopfieldConfig
 from hybrid.encoder import normalize_rows
 
@@ -68,20 +75,10 @@ def single_query_steps(x: np.ndarray, q: np.ndarray) -> dict[str, float]:
 
 def hop_costs(x: np.ndarray, q: np.ndarray) -> None:
     mem, _, _ = linked_store(x, Path(tempfile.mkdtemp()) / "store", HopfieldConfig(state_weight=1.0), 3)
-    index = mem.associations.index
-    spread, n_spread = index.spread, [0]
-
-    def counting(sources, m):
-        n_spread[0] += len(sources)
-        return spread(sources, m)
-
+    singles = [q[i : i + 1] for i in range(QUERIES)]
     for label, prune in (("pruned (default)", True), ("not pruned", False)):
         M.multi_hop = lambda *args, p=prune, **kw: A.multi_hop(*args, **{**kw, "prune": p})
-        index.spread = counting
-        n_spread[0] = 0
-        for i in range(QUERIES):
-            mem.search_ids(q[i : i + 1], K, hops=3)
-        del index.spread
+        spread_per_query = count_spread_sources(mem, singles, 3)
         med = {}
         for h in (0, 1, 2, 3):
             ts = []
@@ -93,7 +90,7 @@ def hop_costs(x: np.ndarray, q: np.ndarray) -> None:
             med[h] = float(np.median(ts)) * 1e3
         per_hop = ", ".join(f"H={h}: {(med[h] - med[0]) / h:.3f}" for h in (1, 2, 3))
         print(f"multi-hop {label}: hops 0-3 median ms {[round(v, 3) for v in med.values()]}; per extra hop ms {per_hop}; "
-              f"memories spread per 3-hop query {n_spread[0] / QUERIES:.2f}")
+              f"memories spread per 3-hop query {spread_per_query:.2f}")
     M.multi_hop = A.multi_hop
     mem.close()
 

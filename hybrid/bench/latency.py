@@ -338,9 +338,7 @@ def bench_ann(name: str, x: np.ndarray, q: np.ndarray, cfg: LatencyConfig, progr
 
     def hh_methods(backend: str, r: HopfieldRetriever) -> tuple[dict, dict]:
         m = {f"hhmem_{backend}_stage1": lambda b: r.search(b, K, config=off), f"hhmem_{backend}_two_stage": lambda b: r.search(b, K)}
-        rec = {f"hhmem_{backend}_stage1": lambda b: r.search(b, K, config=off)[1],
-               f"hhmem_{backend}_two_stage": lambda b: r.search(b, K)[1]}
-        return m, rec
+        return m, {name: (lambda b, f=f: f(b)[1]) for name, f in m.items()}
 
     def tick(values: tuple[int, ...], label: str):
         return values if not progress else __import__("tqdm").tqdm(values, desc=f"{label} sweep {name}", file=sys.stderr, leave=False)
@@ -466,7 +464,7 @@ def bench_hops(x: np.ndarray, cfg: LatencyConfig, progress: bool) -> dict[str, A
             base = timing["hops=0"]
             per_hop = {h: (timing[f"hops={h}"]["median_ms"] - base["median_ms"]) / h for h in cfg.hops}
             per_hop_cpu = {h: (timing[f"hops={h}"]["cpu_median_ms"] - base["cpu_median_ms"]) / h for h in cfg.hops}
-            spread_calls = _count_spread_sources(mem, singles, max(cfg.hops))
+            spread_calls = count_spread_sources(mem, singles, max(cfg.hops))
             nbytes = {k: int(v) for k, v in assoc.nbytes().items()}
             return {
                 "n": n, "links": n_links, "link_s": link_s, "timing": timing,
@@ -479,7 +477,7 @@ def bench_hops(x: np.ndarray, cfg: LatencyConfig, progress: bool) -> dict[str, A
             mem.close()
 
 
-def _count_spread_sources(mem: Any, singles: list[np.ndarray], hops: int) -> float:
+def count_spread_sources(mem: Any, singles: list[np.ndarray], hops: int) -> float:
     """Mean number of memories a ``hops``-hop search spreads (the rest is pruned, see ``multi_hop``)."""
     index = mem.associations.index
     spread = index.spread
