@@ -20,16 +20,19 @@ from .errors import (
     StoreVersionError,
 )
 from .memory import Memory, SearchResult
-from .retriever import HopfieldRetriever
+from .retriever import Backend, HNSWConfig, HopfieldRetriever, IVFConfig
 from .store import Key, MemoryRecord, Store
 
 __all__ = [
     "__version__",
+    "Backend",
     "CallableEncoder",
     "HHMemError",
+    "HNSWConfig",
     "HashEncoder",
     "HopfieldConfig",
     "HopfieldRetriever",
+    "IVFConfig",
     "InvalidInputError",
     "Key",
     "Memory",

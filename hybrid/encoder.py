@@ -16,6 +16,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from ._numba import jit_or_none
 from .config import MAX_TEXT_CHARS
 from .errors import InvalidInputError
 
@@ -63,25 +64,78 @@ def validate_texts(texts: object, *, max_chars: int = MAX_TEXT_CHARS, name: str 
 
 
 def normalize_rows(x: np.ndarray, *, name: str = "vectors", dim: int | None = None) -> np.ndarray:
-    """Validate a ``[n, d]`` float array (finite, non-zero rows, right ``d``) and L2-normalise it."""
+    """Validate a ``[n, d]`` float array (finite, non-zero rows, right ``d``) and L2-normalise it.
+
+    Rows whose entries are finite but whose squared norm overflows float32 are scaled by their
+    largest entry first, so huge vectors keep their direction instead of becoming zero.
+    """
     arr = np.asarray(x)
     if arr.ndim == 1:
         arr = arr[None, :]
     if arr.ndim != 2:
         raise InvalidInputError(f"{name} must be 2-D [n, d], got shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+    if arr.dtype.kind not in "fiu":
         raise InvalidInputError(f"{name} must be real numbers, got dtype {arr.dtype}")
     if dim is not None and arr.shape[1] != dim:
         raise InvalidInputError(f"{name} must have dimension {dim}, got {arr.shape[1]}")
     arr = arr.astype(np.float32, copy=False)
+    if _UNIT_ROWS is not None and arr.size <= _UNIT_ROWS_MAX and arr.flags.c_contiguous:
+        out, bad = _UNIT_ROWS(arr)  # a query batch: one compiled pass, no chain of NumPy calls
+        if bad < 0:
+            return out
+    else:
+        # One pass over the data on the common path: a finite, non-zero norm implies finite
+        # entries; anything else takes the careful path below.
+        norms = np.sqrt(np.einsum("ij,ij->i", arr, arr))
+        if (np.isfinite(norms) & (norms > 0)).all():
+            return arr / norms[:, None]
+    return arr / _careful_norms(arr, name)[:, None]
+
+
+def _load_unit_rows():
+    """The compiled twin of :func:`normalize_rows`'s common path (None without numba): rows of a
+    float32 ``[n, d]`` array divided by their norm (summed in float64), and ``-1``; or the first
+    row whose squared norm is not finite and positive (then the NumPy path reports it)."""
+    jit = jit_or_none()
+    if jit is None:
+        return None
+
+    @jit
+    def unit_rows(a):  # pragma: no cover - compiled
+        n, d = a.shape
+        out = np.empty((n, d), dtype=np.float32)
+        for i in range(n):
+            s = 0.0
+            for j in range(d):
+                s += np.float64(a[i, j]) * np.float64(a[i, j])
+            if not (s > 0.0 and s < np.inf):
+                return out, i
+            inv = 1.0 / np.sqrt(s)
+            for j in range(d):
+                out[i, j] = a[i, j] * inv
+        return out, -1
+
+    return unit_rows
+
+
+#: The compiled row normaliser (None: NumPy only) and the largest array it is used for: a query
+#: batch. After a long scan or graph walk the NumPy chain runs on cold caches (≈ 25 µs against
+#: ≈ 6 µs for one compiled call, docs/performance.md); big ingest batches stay on NumPy.
+_UNIT_ROWS = _load_unit_rows()
+_UNIT_ROWS_MAX = 64 * 1024
+
+
+def _careful_norms(arr: np.ndarray, name: str) -> np.ndarray:
+    """Row norms of ``arr`` that raise on NaN/inf entries and zero rows and survive overflow."""
     if not np.isfinite(arr).all():
         bad = int(np.argwhere(~np.isfinite(arr))[0][0])
         raise InvalidInputError(f"{name}[{bad}] contains NaN or infinity")
-    norms = np.linalg.norm(arr, axis=1, keepdims=True)
-    if (norms == 0).any():
-        bad = int(np.argwhere(norms[:, 0] == 0)[0][0])
+    scale = np.abs(arr).max(axis=1)
+    if (scale == 0).any():
+        bad = int(np.argwhere(scale == 0)[0][0])
         raise InvalidInputError(f"{name}[{bad}] is the zero vector; it has no direction to compare")
-    return arr / norms
+    unit = arr / scale[:, None]
+    return scale * np.sqrt(np.einsum("ij,ij->i", unit, unit))
 
 
 class SentenceTransformerEncoder:

@@ -24,7 +24,7 @@ from .config import HopfieldConfig, StorageDType
 from .encoder import TextEncoder, load_encoder, normalize_rows, validate_texts
 from .errors import InvalidInputError, NotFoundError
 from .linking import SOURCE_ENTITY, SOURCE_MANUAL, SOURCE_ORDER, LinkConfig, order_pairs
-from .retriever import HopfieldRetriever
+from .retriever import Backend, HNSWConfig, HopfieldRetriever, IVFConfig
 from .store import DEFAULT_NAMESPACE, Key, MemoryRecord, Store, validate_namespace, validate_where
 
 #: Environment variable naming the default store folder.
@@ -92,6 +92,8 @@ class Memory:
         associative: pattern separation / Hebbian settings (:class:`~hybrid.associative.AssociativeConfig`).
         links: automatic link sources at ingest (:class:`~hybrid.linking.LinkConfig`).
         cue_keys: generated key kinds (``"all"``, or names from :class:`~hybrid.cues.KeyKind`).
+        backend: stage 1 of the retriever (``"exact"``, ``"hnsw"``, ``"ivf"``, ``"hnswlib"``;
+            see :class:`~hybrid.retriever.HopfieldRetriever`); hnsw, ivf: its parameters.
     """
 
     def __init__(
@@ -106,6 +108,9 @@ class Memory:
         associative: AssociativeConfig | None = None,
         links: LinkConfig | None = None,
         cue_keys: Sequence[str] | str = (),
+        backend: Backend | str = Backend.EXACT,
+        hnsw: HNSWConfig | None = None,
+        ivf: IVFConfig | None = None,
     ) -> None:
         self.store = store
         self.encoder = encoder
@@ -117,7 +122,8 @@ class Memory:
         self.associative_config = associative or AssociativeConfig()
         self.link_config = links or LinkConfig()
         self._assoc: StoreAssociations | None = None
-        self.retriever = HopfieldRetriever(store.dim, hopfield or HopfieldConfig(), device=device, dtype=dtype)
+        self.retriever = HopfieldRetriever(store.dim, hopfield or HopfieldConfig(), device=device, dtype=dtype,
+                                           backend=backend, hnsw=hnsw, ivf=ivf)
         self._lock = threading.RLock()
         self._seq = 0
         self._data_version = -1
@@ -381,6 +387,7 @@ class Memory:
                 "dim": self.store.dim,
                 "device": str(r.device),
                 "dtype": r.dtype.value,
+                "backend": r.backend.value,
                 "hopfield": r.config.to_dict(),
                 "index_bytes": int(len(r) * r.dim * r.keys.element_size()),
                 "format_version": self.store.manifest["format_version"],

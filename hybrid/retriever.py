@@ -31,28 +31,32 @@ class Backend(str, Enum):
     EXACT = "exact"  #: score every stored key (``S = Q Xᵀ``), exact top-K
     HNSW = "hnsw"  #: FAISS ``IndexHNSWFlat`` (approximate, CPU), then the same stage 2
     IVF = "ivf"  #: FAISS ``IndexIVFFlat`` (approximate, CPU), then the same stage 2
+    HNSWLIB = "hnswlib"  #: hnswlib's HNSW graph (approximate, CPU), then the same stage 2
 
 
 @dataclass(frozen=True)
 class HNSWConfig:
-    """Parameters of the approximate stage 1 (FAISS HNSW graph, inner-product metric).
+    """Parameters of the HNSW stage 1 (``"hnsw"``: FAISS's graph; ``"hnswlib"``: hnswlib's;
+    both with the inner-product metric).
 
     Attributes:
         m: graph degree ``M`` (links per node per layer; ``2M`` on the bottom layer).
         ef_construction: candidate list size while inserting.
         ef_search: candidate list size while searching (raised to ``K`` when smaller); the
             recall/latency knob.
+        seed: seed of hnswlib's level draws (FAISS's graph uses its own fixed seed).
     """
 
     m: int = 32
     ef_construction: int = 80
     ef_search: int = 64
+    seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("m", "ef_construction", "ef_search"):
+        for name, low in (("m", 1), ("ef_construction", 1), ("ef_search", 1), ("seed", 0)):
             v = getattr(self, name)
-            if not isinstance(v, int) or v < 1:
-                raise InvalidInputError(f"HNSWConfig.{name} must be an int >= 1, got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise InvalidInputError(f"HNSWConfig.{name} must be an int >= {low}, got {v!r}")
 
 
 @dataclass(frozen=True)
@@ -97,9 +101,10 @@ class HopfieldRetriever:
         config: settle parameters (:class:`HopfieldConfig`).
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
         dtype: storage type of the key matrix (``float32``, ``float16`` or ``bfloat16``).
-        backend: stage 1, ``"exact"`` (default), ``"hnsw"`` or ``"ivf"`` (approximate; need
-            ``faiss``; searches with a ``mask`` fall back to exact stage 1).
-        hnsw: parameters of the ``"hnsw"`` backend.
+        backend: stage 1, ``"exact"`` (default), ``"hnsw"``, ``"ivf"`` or ``"hnswlib"``
+            (approximate; the first two need ``faiss``, the last ``hnswlib``; searches with a
+            ``mask`` fall back to exact stage 1).
+        hnsw: parameters of the ``"hnsw"`` and ``"hnswlib"`` backends.
         ivf: parameters of the ``"ivf"`` backend.
 
     Example:
@@ -138,14 +143,15 @@ class HopfieldRetriever:
             raise InvalidInputError(f"backend must be one of {allowed}; got {backend!r}") from None
         self.hnsw_config = hnsw or HNSWConfig()
         self.ivf_config = ivf or IVFConfig()
-        self._ann = None  # FAISS index over rows [0, self._ann_rows) of the key buffer
+        self._ann = None  # approximate index over rows [0, self._ann_rows) of the key buffer
         self._ann_rows = 0
         self._ann_params: dict[tuple[str, int], object] = {}
         if self.backend is not Backend.EXACT:
+            module = "hnswlib" if self.backend is Backend.HNSWLIB else "faiss"
             try:
-                import faiss  # noqa: F401
+                __import__(module)
             except ImportError as exc:
-                raise InvalidInputError(f"backend={self.backend.value!r} needs faiss (pip install 'hhmem[bench]')") from exc
+                raise InvalidInputError(f"backend={self.backend.value!r} needs {module} (pip install 'hhmem[bench]')") from exc
         tdt = _TORCH_DTYPES[self.dtype]
         self._keys = torch.empty((0, dim), dtype=tdt, device=self.device)
         self._ids = torch.empty((0,), dtype=torch.int64, device=self.device)
@@ -153,6 +159,7 @@ class HopfieldRetriever:
         self._size = 0  # rows used in the buffers (alive or dead)
         self._n_dead = 0
         self._max_keys_per_id: int | None = 1
+        self._np_views: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.last_settle_steps = 0
 
     # ----------------------------------------------------------------- contents
@@ -185,6 +192,7 @@ class HopfieldRetriever:
         ids[: self._size] = self._ids[: self._size]
         alive[: self._size] = self._alive[: self._size]
         self._keys, self._ids, self._alive = keys, ids, alive
+        self._np_views = None
 
     def add(self, vectors: np.ndarray | torch.Tensor, ids: np.ndarray | list[int] | torch.Tensor) -> None:
         """Append keys ``[m, d]`` with their ids ``[m]`` (ids may repeat: several keys per id).
@@ -287,7 +295,13 @@ class HopfieldRetriever:
             ``(scores, ids)``: float32 and int64 arrays ``[n, k]``, best first, padded with
             ``-inf`` / ``-1``.
         """
-        s, i = self.search_tensors(self.prepare_queries(queries), k, mask=mask, config=config)
+        if isinstance(queries, torch.Tensor):
+            queries = queries.detach().cpu().numpy()
+        q = normalize_rows(queries, name="queries", dim=self.dim)
+        fast = self._search_compiled(q, k, mask, config)
+        if fast is not None:
+            return fast
+        s, i = self._search_torch(torch.from_numpy(q).to(self.device), k, mask, config)
         return s.cpu().numpy(), i.cpu().numpy()
 
     def search_tensors(
@@ -299,9 +313,17 @@ class HopfieldRetriever:
         config: HopfieldConfig | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`search` on prepared queries, returning tensors on the retriever's device."""
-        fast = self._search_compiled(q, k, mask, config)
+        fast = self._search_compiled(q.float().numpy() if q.device.type == "cpu" else None, k, mask, config)
         if fast is not None:
             return torch.from_numpy(fast[0]), torch.from_numpy(fast[1])
+        return self._search_torch(q, k, mask, config)
+
+    def _search_torch(
+        self, q: torch.Tensor, k: int, mask: torch.Tensor | None, config: HopfieldConfig | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The tensor path of :meth:`search_tensors` (any device, storage type and batch size)."""
+        if not isinstance(k, int) or k < 1:
+            raise InvalidInputError(f"k must be an int >= 1, got {k!r}")
         cfg = config or self.config
         n = self._size
         row_mask = self._row_mask(mask)
@@ -331,54 +353,74 @@ class HopfieldRetriever:
         return row_mask
 
     def _search_compiled(
-        self, q: torch.Tensor, k: int, mask: torch.Tensor | None, config: HopfieldConfig | None
+        self, q: np.ndarray | None, k: int, mask: torch.Tensor | None, config: HopfieldConfig | None
     ) -> tuple[np.ndarray, np.ndarray] | None:
-        """One compiled call for a small CPU batch over float32 keys (``functional.search_f32``,
-        or ``rerank_f32`` after an approximate stage 1): the same results as the tensor path,
-        without its per-operation overhead after the scan (docs/performance.md). None when the
-        call does not qualify (GPU, other storage types, several keys per id, per-query masks,
-        no numba)."""
+        """One compiled call for a small CPU batch of normalised float32 queries ``q`` over
+        float32 keys (``functional.search_f32``, or ``rerank_f32`` after an approximate stage 1):
+        the same results as the tensor path, without its per-operation overhead after the scan
+        (docs/performance.md). None when the call does not qualify (GPU, other storage types,
+        several keys per id, per-query masks, no numba)."""
         if not isinstance(k, int) or k < 1:
             raise InvalidInputError(f"k must be an int >= 1, got {k!r}")
         n = self._size
         if (
-            F._STAGE2_NB is None or n == 0 or self.device.type != "cpu" or self._keys.dtype != torch.float32
+            q is None or F._STAGE2_NB is None or n == 0 or self.device.type != "cpu" or self._keys.dtype != torch.float32
             or q.shape[0] > F.SMALL_BATCH_NUMPY or (mask is not None and mask.ndim != 1) or self.max_keys_per_id() > 1
         ):
             return None
         cfg = config or self.config
         steps = cfg.max_steps if cfg.state_weight > 0.0 else 0
         kk = min(max(cfg.candidates, k), n)
-        keys, ids, qn = self._keys[:n].numpy(), self._ids[:n].numpy(), q.float().numpy()
+        keys, ids, alive = self._cpu_views()
+        keys, ids = keys[:n], ids[:n]
         settle = (k, float(cfg.beta), int(steps), float(cfg.eps), float(cfg.state_weight))
         if self.backend is not Backend.EXACT and mask is None:
-            sims, rows = self._ann_search(qn, kk)
-            alive = self._alive[:n].numpy() if self._n_dead else np.empty(0, dtype=np.bool_)
-            scores, out_ids, n_steps = F._STAGE2_NB["rerank_f32"](keys, ids, alive, qn, sims, rows, kk, *settle)
+            sims, rows = self._ann_search(q, kk)
+            alive = alive[:n] if self._n_dead else alive[:0]
+            scores, out_ids, n_steps = F._STAGE2_NB["rerank_f32"](keys, ids, alive, q, sims, rows, kk, *settle)
         else:
             row_mask = self._row_mask(mask)
             scores, out_ids, n_steps = F._STAGE2_NB["search_f32"](
-                keys, ids, qn, np.empty(0, dtype=np.bool_) if row_mask is None else row_mask.numpy(), kk, *settle
+                keys, ids, q, alive[:0] if row_mask is None else row_mask.numpy(), kk, *settle
             )
         self.last_settle_steps = int(n_steps)
         return scores, out_ids
 
+    def _cpu_views(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """NumPy views of the whole CPU key, id and alive buffers, made once per buffer: the first
+        torch call after a long scan or graph walk costs tens of µs (cold instruction caches)."""
+        if self._np_views is None:
+            self._np_views = (self._keys.numpy(), self._ids.numpy(), self._alive.numpy())
+        return self._np_views
+
     # ----------------------------------------------------------- approximate stage 1
     def _ann_index(self):
-        """The FAISS HNSW graph or trained IVF index over all rows, extended with rows added since the last search."""
-        import faiss
-
+        """The HNSW graph or trained IVF index over all rows, extended with rows added since the last search."""
         if self._ann is None:
             if self.backend is Backend.IVF:
                 self._ann = self._trained_ivf()
+            elif self.backend is Backend.HNSWLIB:
+                import hnswlib
+
+                cfg = self.hnsw_config
+                self._ann = hnswlib.Index(space="ip", dim=self.dim)
+                self._ann.init_index(max_elements=max(self._size, 1024), M=cfg.m,
+                                     ef_construction=cfg.ef_construction, random_seed=cfg.seed)
             else:
+                import faiss
+
                 cfg = self.hnsw_config
                 self._ann = faiss.IndexHNSWFlat(self.dim, cfg.m, faiss.METRIC_INNER_PRODUCT)
                 self._ann.hnsw.efConstruction = cfg.ef_construction
             self._ann_rows = 0
         if self._ann_rows < self._size:
-            new = self._keys[self._ann_rows : self._size].float().cpu().numpy()
-            self._ann.add(np.ascontiguousarray(new))
+            new = np.ascontiguousarray(self._keys[self._ann_rows : self._size].float().cpu().numpy())
+            if self.backend is Backend.HNSWLIB:
+                if self._size > self._ann.get_max_elements():
+                    self._ann.resize_index(max(self._size, int(self._ann.get_max_elements() * 1.5)))
+                self._ann.add_items(new, np.arange(self._ann_rows, self._size))
+            else:
+                self._ann.add(new)
             self._ann_rows = self._size
         return self._ann
 
@@ -405,10 +447,13 @@ class HopfieldRetriever:
     def _ann_search(self, q: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
         """The approximate index's ``(scores, rows)`` ``[B, m]`` for ``kk`` candidates (``-1`` = none;
         removed rows are still in the index until compaction, so twice as many are asked then)."""
-        import faiss
-
         index = self._ann_index()
         want = min(kk if not self._n_dead else 2 * kk, self._size)
+        q = np.ascontiguousarray(q, dtype=np.float32)
+        if self.backend is Backend.HNSWLIB:
+            return self._hnswlib_search(index, q, want)
+        import faiss
+
         if self.backend is Backend.IVF:
             key = ("ivf", min(self.ivf_config.nprobe, index.nlist))
         else:
@@ -418,7 +463,21 @@ class HopfieldRetriever:
             params = (faiss.SearchParametersIVF(nprobe=key[1]) if key[0] == "ivf"
                       else faiss.SearchParametersHNSW(efSearch=key[1]))
             self._ann_params[key] = params
-        return index.search(np.ascontiguousarray(q, dtype=np.float32), want, params=params)
+        return index.search(q, want, params=params)
+
+    def _hnswlib_search(self, index, q: np.ndarray, want: int) -> tuple[np.ndarray, np.ndarray]:
+        """hnswlib's ``want`` best rows and inner products (hnswlib returns ``1 − q·x``). When the
+        graph cannot return ``want`` rows (hnswlib raises then), the query falls back to exact
+        stage 1 rather than losing results."""
+        index.set_ef(max(self.hnsw_config.ef_search, want))  # per call: variants may share one graph
+        try:
+            rows, dist = index.knn_query(q, k=want)
+        except RuntimeError:
+            sims = q @ self._keys[: self._size].float().cpu().numpy().T
+            rows = np.argsort(-sims, axis=1, kind="stable")[:, :want]
+            return np.take_along_axis(sims, rows, axis=1).astype(np.float32), rows.astype(np.int64)
+        # labels are uint64 row numbers < 2^63: the same bits as int64
+        return np.subtract(np.float32(1.0), dist, out=dist), rows.view(np.int64)
 
     def _ann_candidates(self, q: torch.Tensor, kk: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Stage 1 through the approximate index as tensors: ``-inf`` / ``-1`` for none or removed rows."""

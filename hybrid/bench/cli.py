@@ -82,7 +82,8 @@ def locomo_assoc(file, out, ks, conversations, selected, model, cache_dir, quiet
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(1), help="Threads for every library.")
 @click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda"]))
 @click.option("--ef-search", default="16,32,64,128,256", show_default=True, help="HNSW ef_search sweep.")
-@click.option("--ann-backends", default="hnsw,ivf", show_default=True, help="hhmem approximate stage-1 backends to sweep.")
+@click.option("--ann-backends", default="hnsw,ivf,hnswlib", show_default=True,
+              help="hhmem approximate stage-1 backends to sweep (with hnswlib, the peer queries that backend's graph).")
 @click.option("--nprobe", default="4,8,16,32,64", show_default=True, help="IVF nprobe sweep.")
 @click.option("--ivf-nlist", default=0, show_default=True, type=click.IntRange(0), help="IVF lists (0: about 4 sqrt(N)).")
 @click.option("--hnsw-m", default=32, show_default=True, type=click.IntRange(2))

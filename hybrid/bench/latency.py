@@ -7,6 +7,7 @@ library (``--threads``):
   see ``faiss_blas_threshold`` in the report), hhmem stage 1 alone (``max_steps = 0``) and the
   two-stage Hopfield retriever in float32 and bfloat16 storage;
 - **approximate**: hnswlib (the peer) and hhmem with the FAISS HNSW stage 1 (``backend="hnsw"``)
+  and with the hnswlib stage 1 (``backend="hnswlib"``; the peer then queries that same graph)
   over a sweep of ``ef_search``, and hhmem with the FAISS IVF stage 1 (``backend="ivf"``) over a
   sweep of ``nprobe``; each with its recall@10 against exact search;
 - **multi-hop**: ``Memory.search_ids(..., hops=H)`` at ``--hop-size`` memories; cost per extra hop;
@@ -56,7 +57,8 @@ class LatencyConfig:
         device: where hhmem's retriever lives (``cpu`` or ``cuda``).
         hnsw_m, hnsw_ef_construction: graph parameters of both HNSW implementations.
         ef_search: the ``ef_search`` sweep (hnswlib and hhmem's HNSW stage 1).
-        ann_backends: hhmem's approximate stage 1 backends to measure (``hnsw``, ``ivf``).
+        ann_backends: hhmem's approximate stage 1 backends to measure (``hnsw``, ``ivf``,
+            ``hnswlib``; with ``hnswlib`` the peer is that backend's own graph).
         nprobe: the ``nprobe`` sweep of the IVF stage 1; ivf_nlist: its lists (0: automatic).
         hop_size: memories of the multi-hop measurement (0: skip); hops: hop counts.
         ingest_texts: texts of the ingest measurement (0: skip).
@@ -76,7 +78,7 @@ class LatencyConfig:
     hnsw_m: int = 32
     hnsw_ef_construction: int = 80
     ef_search: tuple[int, ...] = (16, 32, 64, 128, 256)
-    ann_backends: tuple[str, ...] = ("hnsw", "ivf")
+    ann_backends: tuple[str, ...] = ("hnsw", "ivf", "hnswlib")
     nprobe: tuple[int, ...] = (4, 8, 16, 32, 64)
     ivf_nlist: int = 0
     hop_size: int = 20000
@@ -96,8 +98,8 @@ class LatencyConfig:
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
         if self.device == "cuda" and not torch.cuda.is_available():
             raise ValueError("device='cuda' but CUDA is not available")
-        if not set(self.ann_backends) <= {"hnsw", "ivf"}:
-            raise ValueError(f"ann_backends must be among 'hnsw', 'ivf', got {self.ann_backends}")
+        if not set(self.ann_backends) <= {"hnsw", "ivf", "hnswlib"}:
+            raise ValueError(f"ann_backends must be among 'hnsw', 'ivf', 'hnswlib', got {self.ann_backends}")
 
 
 # ----------------------------------------------------------------------------- data
@@ -293,30 +295,38 @@ def bench_exact(name: str, x: np.ndarray, q: np.ndarray, cfg: LatencyConfig, pro
 
 def bench_ann(name: str, x: np.ndarray, q: np.ndarray, cfg: LatencyConfig, progress: bool) -> dict[str, Any]:
     """hnswlib against hhmem's approximate stage 1, single queries: an ``ef_search`` sweep for
-    hnswlib and hhmem's FAISS HNSW (timed together, same ``M`` and ``ef_construction``) and an
-    ``nprobe`` sweep for hhmem's FAISS IVF; then the cheapest point of each reaching recall@10 ≥ 0.98."""
+    hnswlib and hhmem's HNSW stage 1s (timed together, same ``M`` and ``ef_construction``) and an
+    ``nprobe`` sweep for hhmem's FAISS IVF; then the cheapest point of each reaching recall@10 ≥ 0.98.
+
+    With the ``hnswlib`` backend the peer is hhmem's own graph queried directly (one build, the
+    same graph): the ratio is then exactly what hhmem's search adds to hnswlib's."""
     import faiss
     import hnswlib
 
     truth = exact_topk(x, q)
     build: dict[str, float] = {}
-    t0 = time.perf_counter()
-    peer = hnswlib.Index(space="ip", dim=x.shape[1])
-    peer.init_index(max_elements=x.shape[0], M=cfg.hnsw_m, ef_construction=cfg.hnsw_ef_construction, random_seed=cfg.seed)
-    peer.set_num_threads(max(cfg.threads, 2))  # the build may use both cores; searches use cfg.threads
-    peer.add_items(x, np.arange(x.shape[0]))
-    peer.set_num_threads(cfg.threads)
-    build["hnswlib"] = time.perf_counter() - t0
     built = {}
-    for backend in cfg.ann_backends:
+    for backend in sorted(cfg.ann_backends, key=lambda b: b != "hnswlib"):  # hnswlib first: it may be the peer
         t0 = time.perf_counter()
-        r = _retriever(x, cfg, backend=backend, hnsw=HNSWConfig(cfg.hnsw_m, cfg.hnsw_ef_construction),
+        r = _retriever(x, cfg, backend=backend, hnsw=HNSWConfig(cfg.hnsw_m, cfg.hnsw_ef_construction, seed=cfg.seed),
                        ivf=IVFConfig(nlist=cfg.ivf_nlist, seed=cfg.seed))
-        faiss.omp_set_num_threads(max(cfg.threads, 2))
+        faiss.omp_set_num_threads(max(cfg.threads, 2))  # builds may use both cores; searches use cfg.threads
         r.build_index()
         faiss.omp_set_num_threads(cfg.threads)
-        build[f"hhmem_faiss_{backend}"] = time.perf_counter() - t0
+        build[f"hhmem_{backend}"] = time.perf_counter() - t0
         built[backend] = r
+    if "hnswlib" in built:
+        peer = built["hnswlib"]._ann
+        build["hnswlib"] = build["hhmem_hnswlib"]
+    else:
+        t0 = time.perf_counter()
+        peer = hnswlib.Index(space="ip", dim=x.shape[1])
+        peer.init_index(max_elements=x.shape[0], M=cfg.hnsw_m, ef_construction=cfg.hnsw_ef_construction, random_seed=cfg.seed)
+        peer.set_num_threads(max(cfg.threads, 2))
+        peer.add_items(x, np.arange(x.shape[0]))
+        build["hnswlib"] = time.perf_counter() - t0
+    peer.set_num_threads(cfg.threads)
+    graphs = [b for b in ("hnsw", "hnswlib") if b in built]
     exact_hh = _retriever(x, cfg)
     hh_exact_ids = exact_hh.search(q, K)[1]
     off = _no_settle(cfg)
@@ -325,10 +335,10 @@ def bench_ann(name: str, x: np.ndarray, q: np.ndarray, cfg: LatencyConfig, progr
     def variant(backend: str, value: int) -> HopfieldRetriever:
         r = HopfieldRetriever.__new__(HopfieldRetriever)
         r.__dict__.update(built[backend].__dict__)
-        if backend == "hnsw":
-            r.hnsw_config = HNSWConfig(cfg.hnsw_m, cfg.hnsw_ef_construction, value)
-        else:
+        if backend == "ivf":
             r.ivf_config = IVFConfig(nlist=cfg.ivf_nlist, nprobe=value, seed=cfg.seed)
+        else:
+            r.hnsw_config = HNSWConfig(cfg.hnsw_m, cfg.hnsw_ef_construction, value, seed=cfg.seed)
         return r
 
     def sweep_point(methods: dict[str, Callable], recall_of: dict[str, Callable], seed: int, **point: int) -> dict:
@@ -343,19 +353,25 @@ def bench_ann(name: str, x: np.ndarray, q: np.ndarray, cfg: LatencyConfig, progr
     def tick(values: tuple[int, ...], label: str):
         return values if not progress else __import__("tqdm").tqdm(values, desc=f"{label} sweep {name}", file=sys.stderr, leave=False)
 
+    def peer_query(ef: int) -> Callable:
+        def query(b: np.ndarray):
+            peer.set_ef(ef)  # per call, as hhmem does: the graph may be shared with hhmem's backend
+            return peer.knn_query(b, K)
+        return query
+
     rows = []
     for ef in tick(cfg.ef_search, "ef"):
-        peer.set_ef(max(ef, K))
-        methods = {"hnswlib": lambda b: peer.knn_query(b, K)}
-        recall_of = {"hnswlib": lambda b: peer.knn_query(b, K)[0].astype(np.int64)}
-        if "hnsw" in built:
-            m, rec = hh_methods("hnsw", variant("hnsw", ef))
+        query = peer_query(max(ef, K))
+        methods = {"hnswlib": query}
+        recall_of = {"hnswlib": lambda b, query=query: query(b)[0].astype(np.int64)}
+        for backend in graphs:
+            m, rec = hh_methods(backend, variant(backend, ef))
             methods.update(m)
             recall_of.update(rec)
         rows.append(sweep_point(methods, recall_of, cfg.seed + ef, ef_search=ef))
-        if "hnsw" in built:
-            rows[-1]["recall_at_10"]["hhmem_hnsw_two_stage_vs_exact_two_stage"] = recall_at_k(
-                variant("hnsw", ef).search(q, K)[1], hh_exact_ids)
+        for backend in graphs:
+            rows[-1]["recall_at_10"][f"hhmem_{backend}_two_stage_vs_exact_two_stage"] = recall_at_k(
+                variant(backend, ef).search(q, K)[1], hh_exact_ids)
     ivf_rows = []
     if "ivf" in built:
         for nprobe in tick(cfg.nprobe, "nprobe"):
@@ -363,11 +379,11 @@ def bench_ann(name: str, x: np.ndarray, q: np.ndarray, cfg: LatencyConfig, progr
             ivf_rows.append(sweep_point(m, rec, cfg.seed + 7 * nprobe, nprobe=nprobe))
     out = {
         "set": name, "n": int(x.shape[0]), "hnsw_m": cfg.hnsw_m, "ef_construction": cfg.hnsw_ef_construction,
-        "build_s": build, "sweep": rows, "ivf_sweep": ivf_rows,
+        "build_s": build, "peer_is_hhmem_graph": "hnswlib" in built, "sweep": rows, "ivf_sweep": ivf_rows,
         "ivf_nlist": built["ivf"]._ann.nlist if "ivf" in built else None,
     }
     peer_point = cheapest(rows, "hnswlib", 0.98)
-    out["matched"] = {b: matched_recall(rows if b == "hnsw" else ivf_rows, b, peer_point, 0.98) for b in built}
+    out["matched"] = {b: matched_recall(ivf_rows if b == "ivf" else rows, b, peer_point, 0.98) for b in built}
     return out
 
 
@@ -382,7 +398,7 @@ def matched_recall(rows: list[dict[str, Any]], backend: str, peer: dict[str, Any
     ``target`` recall@10: parameters, latencies and their ratio (medians of the same run)."""
     method = f"hhmem_{backend}_stage1"
     a = cheapest(rows, method, target)
-    knob = "ef_search" if backend == "hnsw" else "nprobe"
+    knob = "nprobe" if backend == "ivf" else "ef_search"
     out: dict[str, Any] = {"target_recall": target, "knob": knob}
     if a:
         out.update({"hhmem_param": a[knob], "hhmem_ms": a["timing"][method]["median_ms"], "hhmem_recall": a["recall_at_10"][method]})
@@ -582,7 +598,7 @@ def markdown(rep: dict[str, Any]) -> str:
         for a in rep["ann"]:
             for backend, mt in a["matched"].items():
                 hh = f"{mt['knob']} {mt['hhmem_param']}" if "hhmem_param" in mt else "not reached"
-                lines.append(f"| {a['n']} | {backend} | {_f(a['build_s'][f'hhmem_faiss_{backend}'], 1)} / {_f(a['build_s']['hnswlib'], 1)} | "
+                lines.append(f"| {a['n']} | {backend} | {_f(a['build_s'][f'hhmem_{backend}'], 1)} / {_f(a['build_s']['hnswlib'], 1)} | "
                              f"{hh} | {mt.get('hnswlib_ef', 'not reached')} | {_f(mt['hhmem_ms'], 3) if 'hhmem_ms' in mt else '-'} | "
                              f"{_f(mt['hnswlib_ms'], 3) if 'hnswlib_ms' in mt else '-'} | {_f(mt['ratio']) if 'ratio' in mt else '-'} |")
     if rep.get("hops"):
@@ -635,7 +651,8 @@ def plot(rep: dict[str, Any], path: Path) -> None:
     if rep.get("ann"):
         ax = axes[2]
         for a in rep["ann"]:
-            for m, rows in (("hnswlib", a["sweep"]), ("hhmem_hnsw_stage1", a["sweep"]), ("hhmem_ivf_stage1", a.get("ivf_sweep", []))):
+            for m, rows in (("hnswlib", a["sweep"]), ("hhmem_hnsw_stage1", a["sweep"]), ("hhmem_hnswlib_stage1", a["sweep"]),
+                            ("hhmem_ivf_stage1", a.get("ivf_sweep", []))):
                 if rows and m in rows[0]["timing"]:
                     ax.plot([r["recall_at_10"][m] for r in rows], [r["timing"][m]["median_ms"] for r in rows],
                             marker="o", label=f"{m} N={a['n']}")

@@ -67,16 +67,20 @@ def test_ann_sweep_and_matched(report):
     (a,) = report["ann"]
     assert [r["ef_search"] for r in a["sweep"]] == [16, 64]
     for r in a["sweep"]:
-        assert set(r["recall_at_10"]) >= {"hnswlib", "hhmem_hnsw_stage1", "hhmem_hnsw_two_stage"}
+        assert set(r["recall_at_10"]) >= {"hnswlib", "hhmem_hnsw_stage1", "hhmem_hnsw_two_stage", "hhmem_hnswlib_stage1"}
         assert all(0.0 <= v <= 1.0 for v in r["recall_at_10"].values())
     hi = a["sweep"][-1]["recall_at_10"]
-    for m in ("hnswlib", "hhmem_hnsw_stage1"):
+    for m in ("hnswlib", "hhmem_hnsw_stage1", "hhmem_hnswlib_stage1"):
         assert hi[m] >= MIN_ANN_RECALL, f"{m} recall {hi[m]} < MIN_ANN_RECALL={MIN_ANN_RECALL}"
+    # The peer is hhmem's own hnswlib graph: at ef 64 hhmem takes 20 candidates from the same
+    # search whose best 10 the peer returns, and re-scores them exactly, so it cannot do worse.
+    assert a["peer_is_hhmem_graph"] and a["build_s"]["hnswlib"] == a["build_s"]["hhmem_hnswlib"]
+    assert hi["hhmem_hnswlib_stage1"] >= hi["hnswlib"], f"same graph, more candidates: {hi}"
     # IVF: 1500 keys -> 38 lists; nprobe 38 scans them all, so its stage 1 is exact.
     assert a["ivf_nlist"] == 38 and [r["nprobe"] for r in a["ivf_sweep"]] == [2, 38]
     assert a["ivf_sweep"][-1]["recall_at_10"]["hhmem_ivf_stage1"] == 1.0
     assert a["ivf_sweep"][0]["recall_at_10"]["hhmem_ivf_stage1"] < 1.0, "2 of 38 lists must miss some neighbours"
-    assert set(a["matched"]) == {"hnsw", "ivf"}
+    assert set(a["matched"]) == {"hnsw", "ivf", "hnswlib"}
     for backend, mt in a["matched"].items():
         assert mt["target_recall"] == 0.98 and "ratio" in mt, f"{backend}: {mt}"
     assert a["matched"]["ivf"]["hhmem_param"] == 38

@@ -96,6 +96,28 @@ def test_bad_vectors_are_rejected_and_nothing_is_added(vectors, message):
     assert len(r) == 0
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
+def test_normalize_rows_paths_agree_and_survive_overflow(compiled, monkeypatch):
+    """The compiled query-batch normaliser and the NumPy path give the same unit rows and the
+    same errors; rows whose squared norm overflows float32 keep their direction."""
+    from hybrid import encoder
+
+    if compiled and encoder._UNIT_ROWS is None:
+        pytest.skip("numba not installed (or HHMEM_NO_NUMBA set)")
+    if not compiled:
+        monkeypatch.setattr(encoder, "_UNIT_ROWS", None)
+    x = np.random.default_rng(4).standard_normal((6, 9))
+    want = x / np.linalg.norm(x, axis=1, keepdims=True)
+    got = encoder.normalize_rows(x)
+    assert got.dtype == np.float32 and np.abs(got - want).max() < 1e-6
+    huge = np.array([[3e30, 4e30, 0.0], [0.0, -1e38, 0.0]], dtype=np.float32)
+    assert np.allclose(encoder.normalize_rows(huge), [[0.6, 0.8, 0.0], [0.0, -1.0, 0.0]], atol=1e-6)
+    for bad, message in (([[1.0, np.inf, 0.0]], "vectors\\[0\\] contains NaN"), ([[1.0, 0, 0], [0, 0, 0]], "vectors\\[1\\] is the zero"),
+                         ([[True, False, True]], "real numbers")):
+        with pytest.raises(InvalidInputError, match=message):
+            encoder.normalize_rows(np.array(bad))
+
+
 def test_bad_queries_and_k():
     r = HopfieldRetriever(dim=4, device="cpu")
     r.add(np.eye(4), ids=[0, 1, 2, 3])

@@ -9,7 +9,7 @@ import torch
 
 from hybrid import functional as F
 from hybrid.errors import InvalidInputError
-from hybrid.retriever import HopfieldRetriever, IVFConfig
+from hybrid.retriever import HNSWConfig, HopfieldRetriever, IVFConfig
 
 ATOL_SCORE = 1e-5
 #: bfloat16 keys keep 8 significant bits: top-1 of near-duplicate queries must still agree.
@@ -124,9 +124,14 @@ def test_bfloat16_storage_top1():
     assert one[1].shape == (1, 5) and one[0].dtype == np.float32
 
 
-@pytest.mark.parametrize("backend", ["hnsw", "ivf"])
+def _ann_module(backend: str) -> None:
+    """Skip unless the library behind ``backend`` is installed."""
+    pytest.importorskip("hnswlib" if backend == "hnswlib" else "faiss")
+
+
+@pytest.mark.parametrize("backend", ["hnsw", "ivf", "hnswlib"])
 def test_approximate_backend_recall_remove_and_mask(backend):
-    pytest.importorskip("faiss")
+    _ann_module(backend)
     x, q = _data()
     exact = HopfieldRetriever(64, device="cpu")
     exact.add(x, np.arange(len(x)))
@@ -148,11 +153,42 @@ def test_approximate_backend_recall_remove_and_mask(backend):
     assert ann.search(x[5:6], 1)[1][0, 0] == 5
 
 
+def test_hnswlib_graph_grows_and_falls_back_to_exact_when_it_cannot_answer():
+    pytest.importorskip("hnswlib")
+    x, q = _data(n=3000)
+    r = HopfieldRetriever(64, device="cpu", backend="hnswlib", hnsw=HNSWConfig(m=16, ef_construction=60, seed=3))
+    r.add(x[:500], np.arange(500))
+    r.build_index()
+    first_capacity = r._ann.get_max_elements()
+    r.add(x[500:], np.arange(500, 3000))  # more rows than the graph was sized for
+    assert r.search(x[2999:3000], 1)[1][0, 0] == 2999
+    assert r._ann.get_max_elements() >= 3000 > first_capacity, "the graph must be resized, not overflow"
+    assert r._ann.get_current_count() == 3000
+
+    class Refusing:  # hnswlib raises RuntimeError when it finds fewer than k rows
+        def set_ef(self, ef):
+            self.ef = ef
+
+        def knn_query(self, q, k):
+            raise RuntimeError("Cannot return the results in a contiguous 2D array")
+
+    exact = HopfieldRetriever(64, device="cpu")
+    exact.add(x, np.arange(3000))
+    r._ann = Refusing()
+    got, want = r.search(q[:4], 10), exact.search(q[:4], 10)
+    assert np.array_equal(got[1], want[1]), f"exact fallback must give exact results:\n{got[1]}\n{want[1]}"
+    assert r._ann.ef == max(HNSWConfig().ef_search, 20), "ef must be at least the candidate count"
+
+
 def test_bad_backend_and_dtype_are_rejected():
     with pytest.raises(InvalidInputError, match="backend"):
         HopfieldRetriever(4, backend="lsh")
     with pytest.raises(InvalidInputError, match="dtype"):
         HopfieldRetriever(4, dtype="int8")
+    with pytest.raises(InvalidInputError, match="seed"):
+        HNSWConfig(seed=-1)
+    with pytest.raises(InvalidInputError, match="ef_search"):
+        HNSWConfig(ef_search=True)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
@@ -239,10 +275,10 @@ def test_ivf_list_count():
         IVFConfig(nprobe=0)
 
 
-@pytest.mark.parametrize("backend", ["hnsw", "ivf"])
+@pytest.mark.parametrize("backend", ["hnsw", "ivf", "hnswlib"])
 def test_compiled_rerank_after_approximate_stage1_equals_tensor_path(backend, monkeypatch):
     """The one-call path after an HNSW/IVF stage 1 (removed rows still in the index) against the tensor path."""
-    pytest.importorskip("faiss")
+    _ann_module(backend)
     if F._STAGE2_NB is None:
         pytest.skip("numba not installed (or HHMEM_NO_NUMBA set)")
     x, q = _data(n=2000)

@@ -216,3 +216,25 @@ def test_list_count_stats(hash_memory):
     assert hash_memory.count(namespace="b") == 1
     st = hash_memory.stats()
     assert st["namespaces"] == {"a": 3, "b": 1} and st["keys"] == 4 and st["index_bytes"] == 4 * 64 * 4
+
+
+@pytest.mark.parametrize("backend", ["hnswlib", "hnsw"])
+def test_memory_with_an_approximate_stage1(store_path, hash_encoder, backend):
+    """``Memory(backend=...)`` reaches the retriever; on a small store the graph finds what exact
+    stage 1 finds, filters fall back to exact stage 1, and deleted memories never come back."""
+    pytest.importorskip("hnswlib" if backend == "hnswlib" else "faiss")
+    texts = [f"note {i}: the {w} in room {i % 7} was checked" for i, w in enumerate(["kettle", "lamp", "door", "window"] * 50)]
+    with Memory.open(store_path, encoder=hash_encoder, device="cpu") as exact:
+        ids = exact.add(texts[:100], namespace="a") + exact.add(texts[100:], namespace="b")
+        want = [exact.search(t, k=3) for t in texts[:20]]
+    with Memory.open(store_path, encoder=hash_encoder, device="cpu", backend=backend) as mem:
+        assert mem.stats()["backend"] == backend
+        for text, w in zip(texts[:20], want):
+            g = mem.search(text, k=3)  # the hash encoder gives many equal scores: compare scores, not tied ids
+            assert np.allclose([r.score for r in g], [r.score for r in w], atol=1e-5), f"{backend} differs from exact for {text!r}"
+            assert all(r.id in ids for r in g)
+        assert {r.id for r in mem.search("kettle", k=5, namespace="a")} <= set(ids[:100])
+        mem.delete([ids[0]])
+        assert ids[0] not in [r.id for r in mem.search(texts[0], k=5)]
+    with pytest.raises(InvalidInputError, match="backend"):
+        Memory.open(store_path, encoder=hash_encoder, device="cpu", backend="annoy")
