@@ -7,8 +7,12 @@ per id, each id scored by its best key.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
 from enum import Enum
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -16,7 +20,7 @@ import torch
 from . import functional as F
 from .config import HopfieldConfig, StorageDType
 from .encoder import normalize_rows, resolve_device
-from .errors import InvalidInputError
+from .errors import InvalidInputError, StoreCorruptError
 
 _TORCH_DTYPES = {
     StorageDType.FLOAT32: torch.float32,
@@ -444,6 +448,83 @@ class HopfieldRetriever:
         if self.backend is not Backend.EXACT and self._size:
             self._ann_index()
 
+    # ------------------------------------------------------- saved approximate index
+    def _ann_fingerprint(self) -> dict:
+        """What a saved index must match: backend, its build parameters, the key count and a
+        hash of every key and id in the buffer (removed rows included: they are in the index)."""
+        h = hashlib.blake2b(digest_size=16)
+        n = self._size
+        h.update(self._keys[:n].cpu().contiguous().view(torch.uint8).numpy().data if n else b"")
+        h.update(self._ids[:n].cpu().numpy().tobytes())
+        cfg = (self.ivf_config if self.backend is Backend.IVF else self.hnsw_config)
+        params = {k: v for k, v in asdict(cfg).items() if k not in ("ef_search", "nprobe")}  # search-time knobs
+        return {"backend": self.backend.value, "params": params, "dim": self.dim, "dtype": self.dtype.value,
+                "rows": n, "keys_blake2b": h.hexdigest()}
+
+    def save_index(self, path: str | os.PathLike) -> None:
+        """Write the approximate stage-1 index (built first if needed) to ``path``, with a sidecar
+        ``path.json`` holding the fingerprint of the keys it was built over and the index file's
+        hash. Both are written to temporary names and renamed, the sidecar last, so a killed
+        process leaves either the previous pair or a pair :meth:`load_index` rejects.
+
+        Raises:
+            InvalidInputError: the backend is ``"exact"`` (nothing to save) or the retriever is empty.
+        """
+        if self.backend is Backend.EXACT or self._size == 0:
+            raise InvalidInputError(f"save_index needs an approximate backend and keys (backend={self.backend.value!r}, "
+                                    f"{self._size} keys)")
+        index = self._ann_index()
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        if self.backend is Backend.HNSWLIB:
+            index.save_index(str(tmp))
+        else:
+            import faiss
+
+            faiss.write_index(index, str(tmp))
+        side = {**self._ann_fingerprint(), "index_blake2b": _file_hash(tmp), "index_bytes": tmp.stat().st_size}
+        os.replace(tmp, path)
+        side_tmp = path.with_name(path.name + ".json.tmp")
+        side_tmp.write_text(json.dumps(side, indent=1))
+        os.replace(side_tmp, path.with_name(path.name + ".json"))
+
+    def load_index(self, path: str | os.PathLike) -> bool:
+        """Use the index saved at ``path`` when it was built over exactly the current keys with
+        the same backend and build parameters; returns False (nothing changed; the index is
+        built on demand as usual) when it is absent or was built over other keys.
+
+        Raises:
+            StoreCorruptError: the index file is truncated or damaged (its hash differs from
+                the sidecar's, or the library cannot read it); the retriever is unchanged.
+        """
+        path = Path(path)
+        side_path = path.with_name(path.name + ".json")
+        if self.backend is Backend.EXACT or not path.exists() or not side_path.exists():
+            return False
+        try:
+            side = json.loads(side_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise StoreCorruptError(f"saved index sidecar {side_path} is unreadable: {exc}") from exc
+        want = self._ann_fingerprint()
+        if {k: side.get(k) for k in want} != want:
+            return False
+        if path.stat().st_size != side.get("index_bytes") or _file_hash(path) != side.get("index_blake2b"):
+            raise StoreCorruptError(f"saved index {path} is truncated or damaged (size or hash differs from {side_path.name})")
+        try:
+            if self.backend is Backend.HNSWLIB:
+                import hnswlib
+
+                index = hnswlib.Index(space="ip", dim=self.dim)
+                index.load_index(str(path), max_elements=max(self._size, 1024))
+            else:
+                import faiss
+
+                index = faiss.read_index(str(path))
+        except (RuntimeError, ValueError) as exc:
+            raise StoreCorruptError(f"saved index {path} cannot be read: {exc}") from exc
+        self._ann, self._ann_rows = index, self._size
+        return True
+
     def _ann_search(self, q: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
         """The approximate index's ``(scores, rows)`` ``[B, m]`` for ``kk`` candidates (``-1`` = none;
         removed rows are still in the index until compaction, so twice as many are asked then)."""
@@ -488,3 +569,12 @@ class HopfieldRetriever:
         if self._n_dead:
             bad |= ~self._alive[: self._size][rows.clamp_min(0)]
         return sims.masked_fill(bad, float("-inf")), rows.masked_fill(bad, -1)
+
+
+def _file_hash(path: Path) -> str:
+    """blake2b (16 bytes) of a file, read in 16 MiB blocks."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while block := f.read(1 << 24):
+            h.update(block)
+    return h.hexdigest()

@@ -88,6 +88,8 @@ def locomo_assoc(file, out, ks, conversations, selected, model, cache_dir, quiet
 @click.option("--ivf-nlist", default=0, show_default=True, type=click.IntRange(0), help="IVF lists (0: about 4 sqrt(N)).")
 @click.option("--hnsw-m", default=32, show_default=True, type=click.IntRange(2))
 @click.option("--hnsw-ef-construction", default=80, show_default=True, type=click.IntRange(1))
+@click.option("--ann-cache/--no-ann-cache", default=False, show_default=True,
+              help="Keep built approximate indexes under --cache and reuse them (build times then come from the first run).")
 @click.option("--hop-size", default=20000, show_default=True, type=click.IntRange(0), help="0: skip multi-hop.")
 @click.option("--ingest-texts", default=1000, show_default=True, type=click.IntRange(0), help="0: skip ingest.")
 @click.option("--model", default="default", show_default=True, help="Encoder ('hash' only for smoke tests).")

@@ -60,6 +60,9 @@ class LatencyConfig:
         ann_backends: hhmem's approximate stage 1 backends to measure (``hnsw``, ``ivf``,
             ``hnswlib``; with ``hnswlib`` the peer is that backend's own graph).
         nprobe: the ``nprobe`` sweep of the IVF stage 1; ivf_nlist: its lists (0: automatic).
+        ann_cache: save each built approximate index under ``cache`` and load it in later runs
+            over the same vectors and build parameters (a 1M graph takes ~20 min on 2 cores);
+            the report then gives the build time measured when it was built.
         hop_size: memories of the multi-hop measurement (0: skip); hops: hop counts.
         ingest_texts: texts of the ingest measurement (0: skip).
     """
@@ -86,6 +89,7 @@ class LatencyConfig:
     ingest_texts: int = 1000
     model: str = "default"
     cache: str = "reports/cache"
+    ann_cache: bool = False
     hopfield: dict = field(default_factory=lambda: HopfieldConfig(state_weight=1.0).to_dict())
 
     def __post_init__(self) -> None:
@@ -300,21 +304,14 @@ def bench_ann(name: str, x: np.ndarray, q: np.ndarray, cfg: LatencyConfig, progr
 
     With the ``hnswlib`` backend the peer is hhmem's own graph queried directly (one build, the
     same graph): the ratio is then exactly what hhmem's search adds to hnswlib's."""
-    import faiss
     import hnswlib
 
     truth = exact_topk(x, q)
     build: dict[str, float] = {}
+    cached: dict[str, bool] = {}
     built = {}
     for backend in sorted(cfg.ann_backends, key=lambda b: b != "hnswlib"):  # hnswlib first: it may be the peer
-        t0 = time.perf_counter()
-        r = _retriever(x, cfg, backend=backend, hnsw=HNSWConfig(cfg.hnsw_m, cfg.hnsw_ef_construction, seed=cfg.seed),
-                       ivf=IVFConfig(nlist=cfg.ivf_nlist, seed=cfg.seed))
-        faiss.omp_set_num_threads(max(cfg.threads, 2))  # builds may use both cores; searches use cfg.threads
-        r.build_index()
-        faiss.omp_set_num_threads(cfg.threads)
-        build[f"hhmem_{backend}"] = time.perf_counter() - t0
-        built[backend] = r
+        built[backend], build[f"hhmem_{backend}"], cached[backend] = _ann_retriever(name, x, cfg, backend)
     if "hnswlib" in built:
         peer = built["hnswlib"]._ann
         build["hnswlib"] = build["hhmem_hnswlib"]
@@ -379,12 +376,35 @@ def bench_ann(name: str, x: np.ndarray, q: np.ndarray, cfg: LatencyConfig, progr
             ivf_rows.append(sweep_point(m, rec, cfg.seed + 7 * nprobe, nprobe=nprobe))
     out = {
         "set": name, "n": int(x.shape[0]), "hnsw_m": cfg.hnsw_m, "ef_construction": cfg.hnsw_ef_construction,
-        "build_s": build, "peer_is_hhmem_graph": "hnswlib" in built, "sweep": rows, "ivf_sweep": ivf_rows,
+        "build_s": build, "build_cached": cached, "peer_is_hhmem_graph": "hnswlib" in built, "sweep": rows, "ivf_sweep": ivf_rows,
         "ivf_nlist": built["ivf"]._ann.nlist if "ivf" in built else None,
     }
     peer_point = cheapest(rows, "hnswlib", 0.98)
     out["matched"] = {b: matched_recall(ivf_rows if b == "ivf" else rows, b, peer_point, 0.98) for b in built}
     return out
+
+
+def _ann_retriever(name: str, x: np.ndarray, cfg: LatencyConfig, backend: str) -> tuple[HopfieldRetriever, float, bool]:
+    """hhmem's retriever with its ``backend`` index built (or, with ``ann_cache``, loaded from a
+    previous run over the same vectors); returns it, the build seconds and whether it was loaded."""
+    import faiss
+
+    t0 = time.perf_counter()
+    r = _retriever(x, cfg, backend=backend, hnsw=HNSWConfig(cfg.hnsw_m, cfg.hnsw_ef_construction, seed=cfg.seed),
+                   ivf=IVFConfig(nlist=cfg.ivf_nlist, seed=cfg.seed))
+    path = Path(cfg.cache) / f"ann-{name}-{backend}-m{cfg.hnsw_m}-efc{cfg.hnsw_ef_construction}-nlist{cfg.ivf_nlist}-seed{cfg.seed}.idx"
+    timing = path.with_name(path.name + ".build_s")
+    if cfg.ann_cache and timing.exists() and r.load_index(path):
+        return r, float(timing.read_text()), True
+    faiss.omp_set_num_threads(max(cfg.threads, 2))  # builds may use both cores; searches use cfg.threads
+    r.build_index()
+    faiss.omp_set_num_threads(cfg.threads)
+    seconds = time.perf_counter() - t0
+    if cfg.ann_cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        r.save_index(path)
+        timing.write_text(f"{seconds:.3f}")
+    return r, seconds, False
 
 
 def cheapest(rows: list[dict[str, Any]], method: str, target: float) -> dict[str, Any] | None:
@@ -598,7 +618,8 @@ def markdown(rep: dict[str, Any]) -> str:
         for a in rep["ann"]:
             for backend, mt in a["matched"].items():
                 hh = f"{mt['knob']} {mt['hhmem_param']}" if "hhmem_param" in mt else "not reached"
-                lines.append(f"| {a['n']} | {backend} | {_f(a['build_s'][f'hhmem_{backend}'], 1)} / {_f(a['build_s']['hnswlib'], 1)} | "
+                note = " (saved graph)" if a.get("build_cached", {}).get(backend) else ""
+                lines.append(f"| {a['n']} | {backend} | {_f(a['build_s'][f'hhmem_{backend}'], 1)}{note} / {_f(a['build_s']['hnswlib'], 1)} | "
                              f"{hh} | {mt.get('hnswlib_ef', 'not reached')} | {_f(mt['hhmem_ms'], 3) if 'hhmem_ms' in mt else '-'} | "
                              f"{_f(mt['hnswlib_ms'], 3) if 'hnswlib_ms' in mt else '-'} | {_f(mt['ratio']) if 'ratio' in mt else '-'} |")
     if rep.get("hops"):

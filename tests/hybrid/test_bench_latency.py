@@ -127,3 +127,20 @@ def test_bad_config_and_cli_errors():
         LatencyConfig(sizes=(10,))
     res = CliRunner().invoke(bench, ["latency", "--sizes", "20k"])
     assert res.exit_code != 0 and "comma-separated integers" in res.output
+
+
+def test_ann_cache_reuses_the_built_graph(tmp_path):
+    """With ``ann_cache`` the second run loads the graph the first one built and reports its build
+    time; the measured recall is the same (same graph)."""
+    from hybrid.bench.latency import bench_ann
+
+    cfg = LatencyConfig(sizes=(800,), ann_sizes=(800,), minilm=0, model="hash", cache=str(tmp_path), queries=5, rounds=1,
+                        ef_search=(32,), ann_backends=("hnswlib",), hop_size=0, ingest_texts=0, dim=32, ann_cache=True)
+    x = synthetic_vectors(800, 32, seed=0)
+    q = near_queries(x, 20, seed=1)
+    first = bench_ann("synthetic-800", x, q, cfg, progress=False)
+    second = bench_ann("synthetic-800", x, q, cfg, progress=False)
+    assert first["build_cached"] == {"hnswlib": False} and second["build_cached"] == {"hnswlib": True}
+    assert second["build_s"]["hhmem_hnswlib"] == pytest.approx(first["build_s"]["hhmem_hnswlib"], abs=1e-3)
+    rec = [r["sweep"][0]["recall_at_10"]["hhmem_hnswlib_stage1"] for r in (first, second)]
+    assert rec[0] == rec[1], f"the same graph must give the same recall: {rec}"

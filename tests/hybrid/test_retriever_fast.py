@@ -295,3 +295,43 @@ def test_compiled_rerank_after_approximate_stage1_equals_tensor_path(backend, mo
         assert np.array_equal(got[1], want[1]), f"{backend} ids differ (state_weight={state_weight}):\n{got[1]}\n{want[1]}"
         assert np.abs(got[0] - want[0]).max() < ATOL_SCORE, f"{backend} scores differ (state_weight={state_weight})"
         assert not (np.isin(got[1], np.arange(0, 2000, 9))).any(), "removed ids must not come back"
+
+
+@pytest.mark.parametrize("backend", ["hnswlib", "hnsw", "ivf"])
+def test_saved_index_is_reused_only_for_the_same_keys_and_damage_is_reported(backend, tmp_path):
+    _ann_module(backend)
+    from hybrid.errors import StoreCorruptError
+
+    x, q = _data(n=3000)
+    a = HopfieldRetriever(64, device="cpu", backend=backend, ivf=IVFConfig(nprobe=8))
+    a.add(x, np.arange(3000))
+    path = tmp_path / "graph.idx"
+    a.save_index(path)
+    want = a.search(q[:20], 10)
+
+    b = HopfieldRetriever(64, device="cpu", backend=backend, ivf=IVFConfig(nprobe=8))
+    b.add(x, np.arange(3000))
+    assert b.load_index(path), "same keys, same build parameters: the saved index must be used"
+    assert b._ann_rows == 3000
+    got = b.search(q[:20], 10)
+    assert np.array_equal(got[1], want[1]) and np.allclose(got[0], want[0])
+
+    other = HopfieldRetriever(64, device="cpu", backend=backend, ivf=IVFConfig(nprobe=8))
+    other.add(x[:, ::-1].copy(), np.arange(3000))  # other keys: refused, built on demand
+    assert not other.load_index(path) and other._ann is None
+    if backend != "ivf":
+        bigger = HopfieldRetriever(64, device="cpu", backend=backend, hnsw=HNSWConfig(m=8))
+        bigger.add(x, np.arange(3000))
+        assert not bigger.load_index(path), "other build parameters must not reuse the graph"
+    assert not other.load_index(tmp_path / "absent.idx")
+
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # a killed copy / truncated file
+    c = HopfieldRetriever(64, device="cpu", backend=backend, ivf=IVFConfig(nprobe=8))
+    c.add(x, np.arange(3000))
+    with pytest.raises(StoreCorruptError, match="truncated or damaged"):
+        c.load_index(path)
+    assert c._ann is None and np.array_equal(c.search(q[:20], 10)[1][:, 0], want[1][:, 0]), "still searchable"
+
+    with pytest.raises(InvalidInputError, match="approximate backend"):
+        HopfieldRetriever(64, device="cpu").save_index(tmp_path / "x.idx")
