@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ import numpy as np
 from .associative import AssociativeConfig, StoreAssociations, entity_pairs, multi_hop, write_links
 from .config import HopfieldConfig, StorageDType
 from .encoder import TextEncoder, load_encoder, normalize_rows, validate_texts
-from .errors import InvalidInputError, NotFoundError
+from .errors import InvalidInputError, NotFoundError, StoreCorruptError
 from .linking import SOURCE_ENTITY, SOURCE_MANUAL, SOURCE_ORDER, LinkConfig, order_pairs
 from .retriever import Backend, HNSWConfig, HopfieldRetriever, IVFConfig
 from .store import DEFAULT_NAMESPACE, Key, MemoryRecord, Store, validate_namespace, validate_where
@@ -93,7 +94,9 @@ class Memory:
         links: automatic link sources at ingest (:class:`~hybrid.linking.LinkConfig`).
         cue_keys: generated key kinds (``"all"``, or names from :class:`~hybrid.cues.KeyKind`).
         backend: stage 1 of the retriever (``"exact"``, ``"hnsw"``, ``"ivf"``, ``"hnswlib"``;
-            see :class:`~hybrid.retriever.HopfieldRetriever`); hnsw, ivf: its parameters.
+            see :class:`~hybrid.retriever.HopfieldRetriever`); hnsw, ivf: its parameters. An
+            approximate index is saved in the store folder at :meth:`close` (``ann-<backend>.idx``)
+            and reused at the next open when it was built over exactly the same keys.
     """
 
     def __init__(
@@ -127,6 +130,7 @@ class Memory:
         self._lock = threading.RLock()
         self._seq = 0
         self._data_version = -1
+        self._ann_saved_rows = 0  # rows of the approximate index as loaded from or saved to the store folder
         self._load_index()
 
     @classmethod
@@ -153,8 +157,10 @@ class Memory:
 
     def close(self) -> None:
         with self._lock:
-            if self._assoc is not None and not self.store._closed:
-                self._assoc.save()  # checkpoint of codes and W; the database stays the source of truth
+            if not self.store._closed:
+                if self._assoc is not None:
+                    self._assoc.save()  # checkpoint of codes and W; the database stays the source of truth
+                self._save_ann()
         self.store.close()
 
     def __enter__(self) -> Memory:
@@ -171,6 +177,32 @@ class Memory:
             mids, vecs = self.store.all_keys()
             if len(mids):
                 self.retriever.add(vecs, mids)
+                self._load_ann()
+
+    def _ann_path(self) -> Path:
+        return Path(self.store.path) / f"ann-{self.retriever.backend.value}.idx"
+
+    def _load_ann(self) -> None:
+        """Reuse the approximate index saved at the last close when it matches the keys."""
+        if self.retriever.backend is Backend.EXACT:
+            return
+        try:
+            if self.retriever.load_index(self._ann_path()):
+                self._ann_saved_rows = self.retriever.index_rows
+        except StoreCorruptError as exc:  # derived data: rebuilt from the database on demand
+            warnings.warn(f"{exc}; the index will be rebuilt", RuntimeWarning, stacklevel=3)
+
+    def _save_ann(self) -> None:
+        """Save a built approximate index that changed since it was loaded or saved (extended
+        first with keys added since the last search, so the next open can use it)."""
+        r = self.retriever
+        if r.backend is Backend.EXACT or r.index_rows == 0 or self._ann_saved_rows == r.rows:
+            return
+        try:
+            r.save_index(self._ann_path())
+            self._ann_saved_rows = r.index_rows
+        except OSError as exc:  # e.g. a read-only folder: the next open rebuilds instead
+            warnings.warn(f"could not save the approximate index: {exc}", RuntimeWarning, stacklevel=3)
 
     def refresh(self, *, force: bool = False) -> int:
         """Apply changes committed since the last refresh (by any process); returns how many memories moved."""

@@ -443,6 +443,17 @@ class HopfieldRetriever:
         index.train(np.ascontiguousarray(self._keys[torch.from_numpy(rows)].float().cpu().numpy()))
         return index
 
+    @property
+    def rows(self) -> int:
+        """Rows in the key buffer, removed ones included until compaction."""
+        return self._size
+
+    @property
+    def index_rows(self) -> int:
+        """Rows the approximate index covers now (0: not built; it is built or extended at the
+        next approximate search)."""
+        return self._ann_rows if self._ann is not None else 0
+
     def build_index(self) -> None:
         """Build (or extend) the approximate stage-1 index now instead of at the first search."""
         if self.backend is not Backend.EXACT and self._size:
@@ -465,7 +476,8 @@ class HopfieldRetriever:
         """Write the approximate stage-1 index (built first if needed) to ``path``, with a sidecar
         ``path.json`` holding the fingerprint of the keys it was built over and the index file's
         hash. Both are written to temporary names and renamed, the sidecar last, so a killed
-        process leaves either the previous pair or a pair :meth:`load_index` rejects.
+        process (or two processes saving at once) leaves either a matching pair or one that
+        :meth:`load_index` rejects.
 
         Raises:
             InvalidInputError: the backend is ``"exact"`` (nothing to save) or the retriever is empty.
@@ -475,7 +487,7 @@ class HopfieldRetriever:
                                     f"{self._size} keys)")
         index = self._ann_index()
         path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # per process: two closing writers never share one
         if self.backend is Backend.HNSWLIB:
             index.save_index(str(tmp))
         else:
@@ -484,7 +496,7 @@ class HopfieldRetriever:
             faiss.write_index(index, str(tmp))
         side = {**self._ann_fingerprint(), "index_blake2b": _file_hash(tmp), "index_bytes": tmp.stat().st_size}
         os.replace(tmp, path)
-        side_tmp = path.with_name(path.name + ".json.tmp")
+        side_tmp = path.with_name(f"{path.name}.json.{os.getpid()}.tmp")
         side_tmp.write_text(json.dumps(side, indent=1))
         os.replace(side_tmp, path.with_name(path.name + ".json"))
 

@@ -238,3 +238,29 @@ def test_memory_with_an_approximate_stage1(store_path, hash_encoder, backend):
         assert ids[0] not in [r.id for r in mem.search(texts[0], k=5)]
     with pytest.raises(InvalidInputError, match="backend"):
         Memory.open(store_path, encoder=hash_encoder, device="cpu", backend="annoy")
+
+
+def test_approximate_index_is_kept_in_the_store_folder(store_path, hash_encoder):
+    """The graph built in one session is saved at close and reused by the next open; a damaged
+    file is reported, rebuilt from the database, and nothing is lost."""
+    pytest.importorskip("hnswlib")
+    texts = [f"entry {i} about topic {i % 13} and item {i * 7 % 31}" for i in range(300)]
+    with Memory.open(store_path, encoder=hash_encoder, device="cpu", backend="hnswlib") as mem:
+        mem.add(texts)
+        want = [r.id for r in mem.search(texts[5], k=5)]
+    graph = store_path / "ann-hnswlib.idx"
+    assert graph.is_file() and (store_path / "ann-hnswlib.idx.json").is_file()
+    with Memory.open(store_path, encoder=hash_encoder, device="cpu", backend="hnswlib") as mem:
+        assert mem.retriever.index_rows == 300, "the saved graph must be loaded, not rebuilt"
+        assert [r.id for r in mem.search(texts[5], k=5)] == want
+        mem.add(["one more entry about topic 99"])
+    with Memory.open(store_path, encoder=hash_encoder, device="cpu", backend="hnswlib") as mem:
+        assert mem.retriever.index_rows == 301, "the graph extended in the last session was saved"
+    graph.write_bytes(graph.read_bytes()[:1000])
+    with pytest.warns(RuntimeWarning, match="truncated or damaged"):
+        mem = Memory.open(store_path, encoder=hash_encoder, device="cpu", backend="hnswlib")
+    with mem:
+        assert mem.retriever.index_rows == 0 and mem.count() == 301
+        assert [r.id for r in mem.search(texts[5], k=5)] == want
+    with Memory.open(store_path, encoder=hash_encoder, device="cpu", backend="hnswlib") as mem:
+        assert mem.retriever.index_rows == 301, "the rebuilt graph replaced the damaged file at close"
