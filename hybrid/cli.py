@@ -57,7 +57,7 @@ def fail(message: str) -> None:
 def open_memory(ctx: click.Context, *, create: bool = True) -> Memory:
     obj = ctx.find_root().obj
     try:
-        mem = Memory.open(obj["store"], encoder=obj["model"], create=create)
+        mem = Memory.open(obj["store"], encoder=obj["model"], create=create, backend=obj.get("backend", "exact"))
     except HHMemError as exc:
         fail(str(exc))
     ctx.call_on_close(mem.close)
@@ -159,10 +159,13 @@ def print_results(results: list[SearchResult], *, as_json: bool) -> None:
               help=f"Store folder [env {STORE_ENV}; default ./hhmem-store].")
 @click.option("--model", default="default", show_default=True,
               help="Encoder: 'default' (offline all-MiniLM-L6-v2), a sentence-transformers name/path, or 'hash' (tests).")
+@click.option("--backend", type=click.Choice(["exact", "hnswlib", "hnsw", "ivf"]), default="exact", show_default=True,
+              envvar="HHMEM_BACKEND", help="Stage 1 of recall: exact, or an approximate index for large stores "
+              "(kept in the store folder between runs) [env HHMEM_BACKEND].")
 @click.pass_context
-def main(ctx: click.Context, store: str | None, model: str) -> None:
+def main(ctx: click.Context, store: str | None, model: str, backend: str) -> None:
     """hhmem: durable text memory with two-stage Hopfield recall and Hebbian multi-hop chains."""
-    ctx.obj = {"store": store or str(default_store_path()), "model": model}
+    ctx.obj = {"store": store or str(default_store_path()), "model": model, "backend": backend}
 
 
 @main.command()

@@ -35,6 +35,11 @@ def test_add_search_get_delete_stats(tmp_path):
     assert len(ids) == 2
     res = json.loads(hhmem("search", "kettle pantry", "-k", "2", "--json", store=store).stdout)
     assert res[0]["id"] == ids[0] and res[0]["text"] == "the red kettle is in the pantry"
+    if __import__("importlib").util.find_spec("hnswlib"):
+        approx = json.loads(hhmem("--backend", "hnswlib", "search", "kettle pantry", "-k", "2", "--json", store=store).stdout)
+        assert [r["id"] for r in approx] == [r["id"] for r in res]
+        assert (store / "ann-hnswlib.idx").is_file(), "the graph is kept in the store folder"
+        assert json.loads(hhmem("--backend", "hnswlib", "stats", "--json", store=store).stdout)["backend"] == "hnswlib"
     fused = json.loads(hhmem("search", "kettle pantry", "-k", "2", "--fusion", "--json", store=store).stdout)
     assert fused[0]["id"] == ids[0] and len(fused) == 2
     assert "cannot be combined" in hhmem("search", "x", "--fusion", "--hops", "1", store=store, check=False).stderr
