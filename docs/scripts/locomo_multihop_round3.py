@@ -191,24 +191,15 @@ def consolidated_keys(p: Part, per: int, by_speaker: bool) -> np.ndarray:
     return out
 
 
-def max_rrf(lists: list[np.ndarray], k0: float) -> dict[int, float]:
-    """``max_t 1/(k0 + r_t(m))`` over several id lists of one query."""
+def combined_rrf(lists: list[np.ndarray], k0: float, how: str = "max") -> dict[int, float]:
+    """``max_t`` (``how="max"``) or ``mean_t`` (``"mean"``) of ``1/(k0 + r_t(m))`` over several id
+    lists of one query (a memory absent from a list contributes 0 to the mean)."""
     acc: dict[int, float] = {}
     for row in lists:
         for rank, i in enumerate(row.tolist()):
             if i >= 0:
                 v = 1.0 / (k0 + rank + 1)
-                if v > acc.get(i, 0.0):
-                    acc[i] = v
-    return acc
-
-
-def mean_rrf(lists: list[np.ndarray], k0: float) -> dict[int, float]:
-    acc: dict[int, float] = {}
-    for row in lists:
-        for rank, i in enumerate(row.tolist()):
-            if i >= 0:
-                acc[i] = acc.get(i, 0.0) + 1.0 / (k0 + rank + 1) / len(lists)
+                acc[i] = max(v, acc.get(i, 0.0)) if how == "max" else acc.get(i, 0.0) + v / len(lists)
     return acc
 
 
@@ -254,15 +245,14 @@ def evaluate(parts: list[Part], cfg: dict, cache: dict) -> dict:
             for kind, combine in (("xd", cfg.get("w_xd")), ("xbt", cfg.get("w_xbt"))):
                 if combine and (not cfg.get("gate") or p.plural[r]):
                     lists = cache[(kind, pi, m)][r]
-                    f = max_rrf if cfg.get("comb", "max") == "max" else mean_rrf
-                    for i, v in f(lists, K0).items():
+                    for i, v in combined_rrf(lists, K0, cfg.get("comb", "max")).items():
                         sc[i] = sc.get(i, 0.0) + combine * v
             if cfg.get("w_cons"):
                 row = cache[("cons", pi, cfg["per"], cfg.get("spk", True))][r]
                 for rank, i in enumerate(row.tolist()):
                     sc[i] = sc.get(i, 0.0) + cfg["w_cons"] / (K0 + rank + 1)
             if cfg.get("w_name") and p.qnames[r]:
-                for i, v in max_rrf(cache[("name", pi)][r], K0).items():
+                for i, v in combined_rrf(cache[("name", pi)][r], K0).items():
                     sc[i] = sc.get(i, 0.0) + cfg["w_name"] * v
             sc = entity_spread(order_spread(sc, p.nb, GAMMA), p.enb, GAMMA_E, N_S)
             if cfg.get("cov"):
