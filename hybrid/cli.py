@@ -207,14 +207,14 @@ def add(ctx, texts, file, jsonl, namespace, meta, as_json, quiet):
 @click.pass_context
 def search(ctx, query, k, namespace, where, hops, fusion, as_json):
     """Recall the memories that best match QUERY."""
-    if fusion and (where or hops):
-        fail("--fusion cannot be combined with --where or --hops")
+    if fusion and hops:
+        fail("--fusion cannot be combined with --hops")
     mem = open_memory(ctx, create=False)
     try:
         if fusion:
             from .fusion import FusionSearcher
 
-            results = FusionSearcher(mem).search(query, k, namespace=namespace)
+            results = FusionSearcher(mem).search(query, k, namespace=namespace, where=parse_pairs(where, "--where"))
         else:
             results = mem.search(query, k, namespace=namespace, where=parse_pairs(where, "--where"), hops=hops)
     except HHMemError as exc:

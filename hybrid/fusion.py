@@ -71,7 +71,7 @@ import numpy as np
 from .config import HopfieldConfig
 from .errors import InvalidInputError
 from .linking import _STOPWORDS, _WORD, extract_terms
-from .store import DEFAULT_NAMESPACE, Key
+from .store import DEFAULT_NAMESPACE, Key, validate_where
 
 #: Key kinds written by :func:`add_with_context`.
 CONTEXT_PREV = "context-prev"
@@ -395,8 +395,11 @@ class LexicalIndex:
             self._sync()
             return self._ids, self._ns, self._texts
 
-    def search(self, queries: Sequence[str], k: int, *, namespace: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """BM25 ``(scores, ids)`` ``[n, k]`` with the retrieval contract's padding; zero scores dropped."""
+    def search(
+        self, queries: Sequence[str], k: int, *, namespace: str | None = None, allowed: set[int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """BM25 ``(scores, ids)`` ``[n, k]`` with the retrieval contract's padding; zero scores
+        dropped; only memories of ``namespace`` and in ``allowed`` (when given)."""
         import bm25s
 
         with self._lock:
@@ -407,13 +410,15 @@ class LexicalIndex:
             if n == 0 or not queries:
                 return scores, ids
             toks = bm25s.tokenize(list(queries), stopwords="en", show_progress=False)
-            # Ask for everything when filtering by namespace, so the filter cannot starve the list.
-            want = n if namespace is not None else min(k, n)
+            # Ask for everything when filtering, so the filter cannot starve the list.
+            want = n if namespace is not None or allowed is not None else min(k, n)
             docs, sc = self._bm25.retrieve(toks, k=want, show_progress=False, n_threads=1)
             for r in range(len(queries)):
                 j = 0
                 for d, s in zip(docs[r], sc[r]):
                     if s <= 0 or (namespace is not None and self._ns[d] != namespace):
+                        continue
+                    if allowed is not None and int(self._ids[d]) not in allowed:
                         continue
                     scores[r, j], ids[r, j] = s, self._ids[d]
                     j += 1
@@ -469,13 +474,21 @@ class FusionSearcher:
         return self._entity_nb
 
     def search_ids(
-        self, queries: Sequence[str], k: int = 5, *, namespace: str | None = None
+        self, queries: Sequence[str], k: int = 5, *, namespace: str | None = None, where: Mapping[str, Any] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """``(scores, ids)`` ``[n, k]`` (padding ``-inf``/``-1``); scores are fused scores, not cosines."""
+        """``(scores, ids)`` ``[n, k]`` (padding ``-inf``/``-1``); scores are fused scores, not cosines.
+
+        ``where`` is the metadata equality filter of :meth:`hybrid.memory.Memory.search`: every
+        list is restricted to the matching memories, and so are the results (the spread may pass
+        through other memories' neighbours but never returns them).
+        """
         if isinstance(queries, str):
             queries = [queries]
         if not isinstance(k, int) or k < 1:
             raise InvalidInputError(f"k must be an int >= 1, got {k!r}")
+        allowed = None
+        if where:
+            allowed = set(self.memory.store.ids_matching(namespace=namespace, where=validate_where(where)))
         cfg = self.config
         depth = max(cfg.depth, k)
         lists, weights = [], []
@@ -489,14 +502,14 @@ class FusionSearcher:
                 for j, _ in cue_w:
                     dense_q += [c[j] for c in cues]
             hop = HopfieldConfig(state_weight=1.0) if cfg.settle else HopfieldConfig(max_steps=0, candidates=depth)
-            dense = self.memory.search_ids(dense_q, depth, namespace=namespace, hopfield=hop)[1]
+            dense = self.memory.search_ids(dense_q, depth, namespace=namespace, where=where, hopfield=hop)[1]
             lists.append(dense[:n])
             weights.append(cfg.dense_weight)
             for t, (_, w) in enumerate(cue_w):
                 lists.append(dense[n * (t + 1): n * (t + 2)])
                 weights.append(cfg.dense_weight * w)
         if cfg.lexical_weight > 0:
-            lists.append(self.lexical.search(list(queries), depth, namespace=namespace)[1])
+            lists.append(self.lexical.search(list(queries), depth, namespace=namespace, allowed=allowed)[1])
             weights.append(cfg.lexical_weight)
         fused = reciprocal_rank_fusion(lists, weights, cfg.rrf_k)
         nb = self.neighbours() if cfg.spread > 0 else {}
@@ -505,10 +518,12 @@ class FusionSearcher:
         out_i = np.full((len(queries), k), -1, dtype=np.int64)
         for r, sc in enumerate(fused):
             sc = entity_spread(order_spread(sc, nb, cfg.spread), enb, cfg.entity_spread, cfg.entity_seeds)
+            if allowed is not None:
+                sc = {m: v for m, v in sc.items() if m in allowed}
             out_s[r], out_i[r] = top_k(sc, k)
         return out_s, out_i
 
-    def search(self, query: str, k: int = 5, *, namespace: str | None = None) -> list:
+    def search(self, query: str, k: int = 5, *, namespace: str | None = None, where: Mapping[str, Any] | None = None) -> list:
         """Rich results (:class:`~hybrid.memory.SearchResult`) for one query."""
-        s, i = self.search_ids([query], k, namespace=namespace)
+        s, i = self.search_ids([query], k, namespace=namespace, where=where)
         return self.memory.results_for(s, i)[0]

@@ -268,7 +268,7 @@ _FUSION_LOCK = threading.Lock()
 _FUSION: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Memory -> its FusionSearcher
 
 
-def fusion_search(memory: Memory, query: str, k: int, namespace: str) -> list:
+def fusion_search(memory: Memory, query: str, k: int, namespace: str, where: dict[str, Any] | None = None) -> list:
     """Fusion ranking (:class:`hybrid.fusion.FusionSearcher`, one per Memory, created on first use).
 
     The searcher's lexical index and neighbour tables are caches rebuilt when the store changes;
@@ -280,7 +280,7 @@ def fusion_search(memory: Memory, query: str, k: int, namespace: str) -> list:
         searcher = _FUSION.get(memory)
         if searcher is None:
             searcher = _FUSION[memory] = FusionSearcher(memory)
-        return searcher.search(query, k, namespace=namespace)
+        return searcher.search(query, k, namespace=namespace, where=where)
 
 
 def open_memory(path: str | os.PathLike, *, encoder: Any = "default", create: bool = True) -> Memory:
@@ -486,7 +486,7 @@ def create_app(
             kwargs["hops"] = body.hops
         try:
             if body.fusion:
-                results = fusion_search(mem, body.query, body.k, namespace)
+                results = fusion_search(mem, body.query, body.k, namespace, body.where)
             else:
                 results = mem.search(body.query, body.k, **kwargs)
         except NotFoundError:

@@ -128,7 +128,7 @@ class SearchRequest(BaseModel):
     hops: int = Field(0, ge=0, le=MAX_HOPS, description="0: direct recall only; h > 0 needs the associative memory.")
     where: dict[str, Any] | None = Field(None, description="Metadata equality filter {key: scalar}.")
     fusion: bool = Field(False, description="Rank with the fusion search (dense + BM25 + query cues + order and "
-                         "entity spread, hybrid.fusion); cannot be combined with hops or where.")
+                         "entity spread, hybrid.fusion); combines with where, not with hops.")
 
     @field_validator("query")
     @classmethod
@@ -137,8 +137,8 @@ class SearchRequest(BaseModel):
 
     @model_validator(mode="after")
     def _fusion_alone(self) -> SearchRequest:
-        if self.fusion and (self.hops or self.where):
-            raise ValueError("fusion cannot be combined with hops or where")
+        if self.fusion and self.hops:
+            raise ValueError("fusion cannot be combined with hops")
         return self
 
     @field_validator("where")

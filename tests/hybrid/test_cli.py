@@ -42,6 +42,7 @@ def test_add_search_get_delete_stats(tmp_path):
         assert json.loads(hhmem("--backend", "hnswlib", "stats", "--json", store=store).stdout)["backend"] == "hnswlib"
     fused = json.loads(hhmem("search", "kettle pantry", "-k", "2", "--fusion", "--json", store=store).stdout)
     assert fused[0]["id"] == ids[0] and len(fused) == 2
+    assert json.loads(hhmem("search", "kettle pantry", "--fusion", "--where", "room=attic", "--json", store=store).stdout) == []
     assert "cannot be combined" in hhmem("search", "x", "--fusion", "--hops", "1", store=store, check=False).stderr
     table = hhmem("search", "kettle pantry", store=store).stdout
     assert "rank" in table and "the red kettle" in table

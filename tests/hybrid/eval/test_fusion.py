@@ -136,6 +136,22 @@ def test_fused_search_contract_and_namespace(hash_memory):
         fs.search_ids(["x"], 0)
 
 
+def test_fused_search_with_a_metadata_filter(hash_memory):
+    """``where`` restricts every list and the results, even where the spread reaches other memories."""
+    ids = _conversation(hash_memory)
+    fs = FusionSearcher(hash_memory)
+    _, got = fs.search_ids(["zeppelin harbour"], 5, where={"session": "s2"})
+    found = set(got[0][got[0] >= 0].tolist())
+    assert found == {ids[3], ids[4]}, f"only the two s2 memories may come back, got {found}"
+    _, got = fs.search_ids(["zeppelin harbour"], 5, where={"session": "s1"})
+    assert got[0, 0] == ids[0] and set(got[0][got[0] >= 0].tolist()) <= set(ids[:3])
+    lexical = FusionSearcher(hash_memory, FusionConfig(dense_weight=0.0, spread=0.0, entity_spread=0.0))
+    assert (lexical.search_ids(["zeppelin"], 3, where={"session": "s2"})[1] == -1).all(), "no s2 memory says zeppelin"
+    assert [r.id for r in fs.search("zeppelin", 2, where={"session": "s1"})][0] == ids[0]
+    with pytest.raises(InvalidInputError, match="where"):
+        fs.search_ids(["x"], 3, where={"session": ["s1"]})
+
+
 def test_entity_spread_reaches_another_session(hash_memory):
     texts = ["I adopted a puppy called Oliver.", "Nice!", "We went hiking in the Alps.",
              "Oliver chewed my running shoes today.", "The weather was grey."]

@@ -120,7 +120,7 @@ def test_create_app_from_path_opens_and_closes_its_store(tmp_path):
 
 
 def test_fusion_search_finds_keyword_matches_and_rejects_hops(api_client):
-    """fusion=true ranks with hybrid.fusion (BM25 inside); it cannot be combined with hops or where."""
+    """fusion=true ranks with hybrid.fusion (BM25 inside); it combines with where, not with hops."""
     ids = add(api_client, "fz", CORPUS)
     other = add(api_client, "fz-other", CORPUS[:2])
     r = api_client.post("/v1/ns/fz/search", json={"query": CORPUS[2], "k": 3, "fusion": True})
@@ -128,8 +128,10 @@ def test_fusion_search_finds_keyword_matches_and_rejects_hops(api_client):
     body = r.json()
     assert body["fusion"] is True and body["results"][0]["id"] == ids[2], body
     assert all(h["namespace"] == "fz" and h["id"] not in other for h in body["results"]), "fusion must stay in its namespace"
-    for extra in ({"hops": 1}, {"where": {"source": "x"}}):
-        r = api_client.post("/v1/ns/fz/search", json={"query": "x", "fusion": True, **extra})
-        assert r.status_code == 422 and "fusion" in r.text, r.text
+    r = api_client.post("/v1/ns/fz/search", json={"query": "x", "fusion": True, "hops": 1})
+    assert r.status_code == 422 and "fusion" in r.text, r.text
+    (copy_id,) = add(api_client, "fz", [CORPUS[2]], metadata={"source": "copy"})
+    r = api_client.post("/v1/ns/fz/search", json={"query": CORPUS[2], "k": 3, "fusion": True, "where": {"source": "copy"}})
+    assert r.status_code == 200 and [h["id"] for h in r.json()["results"]] == [copy_id], r.text
     r = api_client.post("/v1/ns/empty-ns/search", json={"query": "anything", "fusion": True})
     assert r.status_code == 200 and r.json()["results"] == [], r.text
