@@ -476,9 +476,12 @@ class Memory:
             return None
         if namespace is not None:
             validate_namespace(namespace)
-            if self.store.count(namespace=namespace) == 0:
+            count = self.store.count(namespace=namespace)
+            if count == 0:
                 known = ", ".join(self.store.namespaces()) or "none"
                 raise NotFoundError(f"namespace {namespace!r} has no memories (known namespaces: {known})")
+            if not where and count == self.store.count():
+                return None  # the namespace holds every memory: no mask (and no id list of the whole store)
         allowed = self.store.ids_matching(namespace=namespace, where=validate_where(where))
         return self.retriever.id_mask(allowed)
 

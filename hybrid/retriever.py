@@ -29,6 +29,11 @@ _TORCH_DTYPES = {
 }
 
 
+#: Share of the rows a filter (a namespace/metadata mask, removed rows) must keep for an
+#: approximate stage 1 to serve a search; with fewer, stage 1 scans the kept rows exactly.
+ANN_MIN_KEPT = 0.25
+
+
 class Backend(str, Enum):
     """How stage 1 finds the ``K`` candidates."""
 
@@ -335,8 +340,10 @@ class HopfieldRetriever:
         want = k * per_id
         settle = {"candidates": max(cfg.candidates, want), "beta": cfg.beta, "max_steps": cfg.max_steps, "eps": cfg.eps,
                   "state_weight": cfg.state_weight}
-        if self.backend is not Backend.EXACT and mask is None and n:
-            sims, cand_rows = self._ann_candidates(q, max(cfg.candidates, want))
+        keep = self._ann_keep(mask)
+        cand = None if keep is None else self._ann_candidates(q.float().cpu().numpy(), max(cfg.candidates, want), keep)
+        if cand is not None:
+            sims, cand_rows = (torch.from_numpy(a).to(self.device) for a in cand)
             scores, rows, steps = F.rerank_candidates(sims, q, self._keys[:n], want, rows=cand_rows, **settle)
         else:
             scores, rows, steps = F.two_stage_search(q, self._keys[:n], want, mask=row_mask, **settle)
@@ -378,10 +385,10 @@ class HopfieldRetriever:
         keys, ids, alive = self._cpu_views()
         keys, ids = keys[:n], ids[:n]
         settle = (k, float(cfg.beta), int(steps), float(cfg.eps), float(cfg.state_weight))
-        if self.backend is not Backend.EXACT and mask is None:
-            sims, rows = self._ann_search(q, kk)
-            alive = alive[:n] if self._n_dead else alive[:0]
-            scores, out_ids, n_steps = F._STAGE2_NB["rerank_f32"](keys, ids, alive, q, sims, rows, kk, *settle)
+        keep = self._ann_keep(mask)
+        cand = None if keep is None else self._ann_candidates(q, kk, keep)
+        if cand is not None:
+            scores, out_ids, n_steps = F._STAGE2_NB["rerank_f32"](keys, ids, alive[:0], q, cand[0], cand[1], kk, *settle)
         else:
             row_mask = self._row_mask(mask)
             scores, out_ids, n_steps = F._STAGE2_NB["search_f32"](
@@ -537,11 +544,48 @@ class HopfieldRetriever:
         self._ann, self._ann_rows = index, self._size
         return True
 
-    def _ann_search(self, q: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
-        """The approximate index's ``(scores, rows)`` ``[B, m]`` for ``kk`` candidates (``-1`` = none;
-        removed rows are still in the index until compaction, so twice as many are asked then)."""
+    def _ann_keep(self, mask: torch.Tensor | None) -> np.ndarray | None:
+        """The rows an approximate stage 1 may return for this search: an empty array when every
+        row may, a boolean row filter (removed rows, the caller's mask), or None when stage 1
+        should be exact instead (exact backend, per-query masks, or a filter keeping fewer than
+        ``ANN_MIN_KEPT`` of the rows: the graph would have to be walked far to find enough)."""
+        n = self._size
+        if self.backend is Backend.EXACT or n == 0 or (mask is not None and mask.ndim != 1):
+            return None
+        row_mask = self._row_mask(mask)
+        if row_mask is None:
+            return np.empty(0, dtype=np.bool_)
+        keep = row_mask.cpu().numpy()
+        kept = int(np.count_nonzero(keep))
+        if kept == n:
+            return np.empty(0, dtype=np.bool_)
+        return keep if kept >= ANN_MIN_KEPT * n else None
+
+    def _ann_candidates(self, q: np.ndarray, kk: int, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Stage 1 through the approximate index: ``(scores, rows)`` ``[B, m]`` with ``-inf`` /
+        ``-1`` where a row is missing or filtered out by ``keep`` (see :meth:`_ann_keep`).
+
+        With a filter keeping a share ``f`` of the rows, ``2 kk / f`` rows are asked for; when a
+        query still ends with fewer than ``kk`` (or than the kept rows, if fewer), None: the
+        caller runs exact stage 1, so a filter never makes a search return less than exact search.
+        """
+        n = self._size
+        kept = n if keep.size == 0 else int(np.count_nonzero(keep))
+        want = kk if kept == n else int(np.ceil(2 * kk * n / max(kept, 1)))
+        sims, rows = self._ann_search(q, min(want, n))
+        ok = rows >= 0
+        if keep.size:
+            ok &= keep[np.maximum(rows, 0)]
+        if (np.count_nonzero(ok, axis=1) < min(kk, kept)).any():
+            return None
+        if not ok.all():
+            sims, rows = np.where(ok, sims, np.float32(-np.inf)), np.where(ok, rows, -1)
+        return sims, rows
+
+    def _ann_search(self, q: np.ndarray, want: int) -> tuple[np.ndarray, np.ndarray]:
+        """The approximate index's ``want`` best ``(scores, rows)`` ``[B, want]`` (``-1`` = none),
+        removed rows included (they stay in the index until compaction)."""
         index = self._ann_index()
-        want = min(kk if not self._n_dead else 2 * kk, self._size)
         q = np.ascontiguousarray(q, dtype=np.float32)
         if self.backend is Backend.HNSWLIB:
             return self._hnswlib_search(index, q, want)
@@ -571,16 +615,6 @@ class HopfieldRetriever:
             return np.take_along_axis(sims, rows, axis=1).astype(np.float32), rows.astype(np.int64)
         # labels are uint64 row numbers < 2^63: the same bits as int64
         return np.subtract(np.float32(1.0), dist, out=dist), rows.view(np.int64)
-
-    def _ann_candidates(self, q: torch.Tensor, kk: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Stage 1 through the approximate index as tensors: ``-inf`` / ``-1`` for none or removed rows."""
-        d, i = self._ann_search(q.float().cpu().numpy(), kk)
-        rows = torch.from_numpy(i).to(self.device)
-        sims = torch.from_numpy(d).to(self.device)
-        bad = rows < 0
-        if self._n_dead:
-            bad |= ~self._alive[: self._size][rows.clamp_min(0)]
-        return sims.masked_fill(bad, float("-inf")), rows.masked_fill(bad, -1)
 
 
 def _file_hash(path: Path) -> str:

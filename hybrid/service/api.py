@@ -283,9 +283,10 @@ def fusion_search(memory: Memory, query: str, k: int, namespace: str, where: dic
         return searcher.search(query, k, namespace=namespace, where=where)
 
 
-def open_memory(path: str | os.PathLike, *, encoder: Any = "default", create: bool = True) -> Memory:
-    """Open a store for serving (multi-hop support is detected from the Memory, see :func:`supports_hops`)."""
-    return Memory.open(path, encoder=encoder, create=create)
+def open_memory(path: str | os.PathLike, *, encoder: Any = "default", create: bool = True, backend: str = "exact") -> Memory:
+    """Open a store for serving (multi-hop support is detected from the Memory, see :func:`supports_hops`);
+    ``backend`` is the retriever's stage 1 (``"exact"`` or an approximate index kept in the store folder)."""
+    return Memory.open(path, encoder=encoder, create=create, backend=backend)
 
 
 def _record_out(rec: Any) -> m.MemoryOut:
@@ -299,6 +300,7 @@ def create_app(
     encoder: Any = "default",
     keys: KeyRing | None = None,
     config: ServiceConfig | None = None,
+    backend: str = "exact",
 ) -> FastAPI:
     """Build the FastAPI app over a :class:`~hybrid.Memory` or a store path.
 
@@ -308,6 +310,7 @@ def create_app(
         encoder: encoder used when opening a path (``"hash"`` for tests).
         keys: API keys and scopes; ``None`` or empty: no authentication (serve on loopback only).
         config: HTTP limits.
+        backend: stage 1 of recall when opening a path (see :class:`~hybrid.Memory`).
 
     Example:
         >>> from fastapi.testclient import TestClient                    # doctest: +SKIP
@@ -318,7 +321,8 @@ def create_app(
     cfg = config or ServiceConfig()
     ring = keys or KeyRing()
     owns = not isinstance(memory_or_path, Memory)
-    mem: Memory = open_memory(memory_or_path, encoder=encoder) if owns else memory_or_path  # type: ignore[arg-type]
+    mem: Memory = (open_memory(memory_or_path, encoder=encoder, backend=backend) if owns  # type: ignore[arg-type]
+                   else memory_or_path)
     multi_hop = supports_hops(mem)
     linkable = supports_links(mem)
 

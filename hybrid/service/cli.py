@@ -76,7 +76,8 @@ def serve(ctx, store, host, port, api_key, keys_file, max_body_bytes, port_file,
             "(or bind to 127.0.0.1)"
         )
     try:
-        app = create_app(path, encoder=root["model"], keys=keys, config=ServiceConfig(max_body_bytes=max_body_bytes))
+        app = create_app(path, encoder=root["model"], keys=keys, config=ServiceConfig(max_body_bytes=max_body_bytes),
+                         backend=root.get("backend", "exact"))
     except HHMemError as exc:
         raise click.ClickException(str(exc)) from None
     sock = _bind(host, port)
@@ -101,7 +102,7 @@ def mcp(ctx, store, namespace):
 
     root = _root(ctx)
     try:
-        mem = open_memory(store or root["store"], encoder=root["model"])
+        mem = open_memory(store or root["store"], encoder=root["model"], backend=root.get("backend", "exact"))
     except HHMemError as exc:
         raise click.ClickException(str(exc)) from None
     try:

@@ -335,3 +335,41 @@ def test_saved_index_is_reused_only_for_the_same_keys_and_damage_is_reported(bac
 
     with pytest.raises(InvalidInputError, match="approximate backend"):
         HopfieldRetriever(64, device="cpu").save_index(tmp_path / "x.idx")
+
+
+@pytest.mark.parametrize("backend", ["hnswlib", "hnsw", "ivf"])
+def test_filtered_search_through_the_approximate_index(backend, monkeypatch):
+    """A filter keeping at least ANN_MIN_KEPT of the rows is served by the index (post-filtered,
+    more candidates asked); a narrower one, or one that leaves a query too few candidates, runs
+    exact stage 1. Either way only allowed ids come back."""
+    _ann_module(backend)
+    from hybrid import retriever as R
+
+    x, q = _data(n=3000)
+    # unclustered random data: the IVF lists are a poor partition, so scan most of them
+    ann = HopfieldRetriever(64, device="cpu", backend=backend, ivf=IVFConfig(nprobe=64))
+    exact = HopfieldRetriever(64, device="cpu")
+    for r in (ann, exact):
+        r.add(x, np.arange(3000))
+    calls = []
+    raw = ann._ann_search
+    monkeypatch.setattr(ann, "_ann_search", lambda qq, want: calls.append(want) or raw(qq, want))
+
+    half = ann.id_mask(np.arange(0, 3000, 2))
+    got, want = ann.search(q[:30], 10, mask=half)[1], exact.search(q[:30], 10, mask=exact.id_mask(np.arange(0, 3000, 2)))[1]
+    assert calls and calls[0] >= 2 * 20 * 2, f"a half filter must ask for 2·K/0.5 candidates, asked {calls}"
+    assert (got % 2 == 0).all(), "only allowed ids"
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, want)])
+    assert recall >= MIN_RECALL_HNSW, f"{backend} filtered recall@10 {recall:.3f} < MIN_RECALL_HNSW={MIN_RECALL_HNSW}"
+
+    calls.clear()
+    narrow = np.arange(0, 3000, 10)  # 10% < ANN_MIN_KEPT
+    assert 0.1 < R.ANN_MIN_KEPT
+    got = ann.search(q[:5], 10, mask=ann.id_mask(narrow))[1]
+    assert not calls and np.array_equal(got, exact.search(q[:5], 10, mask=exact.id_mask(narrow))[1])
+
+    far = np.argsort(x @ q[0])[:900]  # 30% of the rows, all far from the query: the walk finds none
+    calls.clear()
+    got = ann.search(q[:1], 10, mask=ann.id_mask(far))[1]
+    assert calls, "the index is tried first"
+    assert np.array_equal(got, exact.search(q[:1], 10, mask=exact.id_mask(far))[1]), "then exact stage 1 takes over"

@@ -117,6 +117,12 @@ def test_create_app_from_path_opens_and_closes_its_store(tmp_path):
         add(client, "x", ["one memory"])
     with Memory.open(path, encoder="hash", create=False) as mem:
         assert mem.count(namespace="x") == 1
+    if __import__("importlib").util.find_spec("hnswlib"):  # an approximate stage 1, kept in the store folder
+        with TestClient(create_app(path, encoder="hash", backend="hnswlib")) as client:
+            ids = add(client, "x", CORPUS)
+            r = client.post("/v1/ns/x/search", json={"query": CORPUS[3], "k": 2})
+            assert r.status_code == 200 and r.json()["results"][0]["id"] == ids[3], r.text
+        assert (path / "ann-hnswlib.idx").is_file(), "the served store's graph is saved at shutdown"
 
 
 def test_fusion_search_finds_keyword_matches_and_rejects_hops(api_client):
