@@ -573,14 +573,14 @@ class HopfieldRetriever:
         kept = n if keep.size == 0 else int(np.count_nonzero(keep))
         want = kk if kept == n else int(np.ceil(2 * kk * n / max(kept, 1)))
         sims, rows = self._ann_search(q, min(want, n))
+        if keep.size == 0 and rows.min() >= 0:
+            return sims, rows  # the common case in one NumPy call: nothing missing, nothing filtered
         ok = rows >= 0
         if keep.size:
             ok &= keep[np.maximum(rows, 0)]
         if (np.count_nonzero(ok, axis=1) < min(kk, kept)).any():
             return None
-        if not ok.all():
-            sims, rows = np.where(ok, sims, np.float32(-np.inf)), np.where(ok, rows, -1)
-        return sims, rows
+        return np.where(ok, sims, np.float32(-np.inf)), np.where(ok, rows, -1)
 
     def _ann_search(self, q: np.ndarray, want: int) -> tuple[np.ndarray, np.ndarray]:
         """The approximate index's ``want`` best ``(scores, rows)`` ``[B, want]`` (``-1`` = none),
