@@ -494,6 +494,7 @@ class HopfieldRetriever:
                                     f"{self._size} keys)")
         index = self._ann_index()
         path = Path(path)
+        _remove_stale_temporaries(path)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # per process: two closing writers never share one
         if self.backend is Backend.HNSWLIB:
             index.save_index(str(tmp))
@@ -624,3 +625,18 @@ def _file_hash(path: Path) -> str:
         while block := f.read(1 << 24):
             h.update(block)
     return h.hexdigest()
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete ``path``'s temporary files left by processes that died while saving (their pid is in
+    the name; a large index would otherwise leave gigabytes behind in the store folder)."""
+    for tmp in list(path.parent.glob(f"{path.name}.*.tmp")) + list(path.parent.glob(f"{path.name}.json.*.tmp")):
+        pid = tmp.name[: -len(".tmp")].rsplit(".", 1)[-1]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except PermissionError:
+            pass  # alive, another user's process

@@ -3,6 +3,8 @@ against the reference functions and brute force."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -335,6 +337,18 @@ def test_saved_index_is_reused_only_for_the_same_keys_and_damage_is_reported(bac
 
     with pytest.raises(InvalidInputError, match="approximate backend"):
         HopfieldRetriever(64, device="cpu").save_index(tmp_path / "x.idx")
+
+    # a garbage sidecar is reported too; a save removes temporaries of dead processes, not live ones
+    (tmp_path / "graph.idx.json").write_text("{not json")
+    with pytest.raises(StoreCorruptError, match="sidecar"):
+        c.load_index(path)
+    dead = tmp_path / "graph.idx.999999999.tmp"  # no such pid
+    live = tmp_path / f"graph.idx.json.{os.getppid()}.tmp"
+    dead.write_bytes(b"partial")
+    live.write_bytes(b"in progress")
+    a.save_index(path)
+    assert not dead.exists() and live.exists()
+    assert c.load_index(path), "the fresh pair loads"
 
 
 @pytest.mark.parametrize("backend", ["hnswlib", "hnsw", "ivf"])
