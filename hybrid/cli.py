@@ -308,6 +308,36 @@ def stats(ctx, as_json):
         click.echo(f"{key:<15} {json.dumps(value) if isinstance(value, dict) else value}")
 
 
+@main.command("build-index")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.pass_context
+def build_index(ctx, as_json, quiet):
+    """Build the approximate index of the store now (needs --backend hnswlib, hnsw or ivf) and save it
+    in the store folder, so that searches and later opens reuse it."""
+    import time
+
+    from tqdm import tqdm
+
+    if ctx.find_root().obj.get("backend", "exact") == "exact":
+        fail("build-index needs an approximate backend: hhmem --backend hnswlib|hnsw|ivf build-index (or HHMEM_BACKEND)")
+    mem = open_memory(ctx, create=False)
+    t0 = time.perf_counter()
+    with tqdm(total=len(mem.retriever), unit="key", desc=f"{mem.retriever.backend.value} index", disable=quiet,
+              file=sys.stderr) as bar:
+        def tick(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        try:
+            rows = mem.build_index(tick)
+        except HHMemError as exc:
+            fail(str(exc))
+    out = {"backend": mem.retriever.backend.value, "rows": rows, "seconds": round(time.perf_counter() - t0, 3),
+           "path": str(mem.index_path())}
+    click.echo(json.dumps(out) if as_json else f"{out['backend']} index over {rows} keys in {out['seconds']} s: {out['path']}")
+
+
 def demo_chains(corpus: list[tuple[str, dict]], ids: list[int]) -> dict[str, list[int]]:
     """Memory ids of each demo chain (metadata ``chain``), in ``step`` order."""
     steps: dict[str, list[tuple[int, int]]] = {}

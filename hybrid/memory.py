@@ -179,7 +179,8 @@ class Memory:
                 self.retriever.add(vecs, mids)
                 self._load_ann()
 
-    def _ann_path(self) -> Path:
+    def index_path(self) -> Path:
+        """Where the approximate index of this store and backend is kept (``ann-<backend>.idx``)."""
         return Path(self.store.path) / f"ann-{self.retriever.backend.value}.idx"
 
     def _load_ann(self) -> None:
@@ -187,10 +188,25 @@ class Memory:
         if self.retriever.backend is Backend.EXACT:
             return
         try:
-            if self.retriever.load_index(self._ann_path()):
+            if self.retriever.load_index(self.index_path()):
                 self._ann_saved_rows = self.retriever.index_rows
         except StoreCorruptError as exc:  # derived data: rebuilt from the database on demand
             warnings.warn(f"{exc}; the index will be rebuilt", RuntimeWarning, stacklevel=3)
+
+    def build_index(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Build (or extend) the approximate stage-1 index now and save it in the store folder, so
+        neither the first search nor the next open pays for it; returns the rows it covers.
+
+        Raises:
+            InvalidInputError: the memory was opened with the exact backend.
+        """
+        with self._lock:
+            if self.retriever.backend is Backend.EXACT:
+                raise InvalidInputError("build_index needs an approximate backend: open with backend='hnswlib', 'hnsw' or 'ivf'")
+            self.refresh()
+            self.retriever.build_index(progress)
+            self._save_ann()
+            return self.retriever.index_rows
 
     def _save_ann(self) -> None:
         """Save a built approximate index that changed since it was loaded or saved (extended
@@ -199,7 +215,7 @@ class Memory:
         if r.backend is Backend.EXACT or r.index_rows == 0 or self._ann_saved_rows == r.rows:
             return
         try:
-            r.save_index(self._ann_path())
+            r.save_index(self.index_path())
             self._ann_saved_rows = r.index_rows
         except OSError as exc:  # e.g. a read-only folder: the next open rebuilds instead
             warnings.warn(f"could not save the approximate index: {exc}", RuntimeWarning, stacklevel=3)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import Enum
 from pathlib import Path
@@ -32,6 +33,8 @@ _TORCH_DTYPES = {
 #: Share of the rows a filter (a namespace/metadata mask, removed rows) must keep for an
 #: approximate stage 1 to serve a search; with fewer, stage 1 scans the kept rows exactly.
 ANN_MIN_KEPT = 0.25
+#: Rows inserted into an approximate index per call while building (progress is reported per block).
+ANN_BUILD_BLOCK = 16384
 
 
 class Backend(str, Enum):
@@ -405,8 +408,9 @@ class HopfieldRetriever:
         return self._np_views
 
     # ----------------------------------------------------------- approximate stage 1
-    def _ann_index(self):
-        """The HNSW graph or trained IVF index over all rows, extended with rows added since the last search."""
+    def _ann_index(self, progress: Callable[[int, int], None] | None = None):
+        """The HNSW graph or trained IVF index over all rows, extended with rows added since the
+        last search; ``progress(done, total)`` after each block of rows."""
         if self._ann is None:
             if self.backend is Backend.IVF:
                 self._ann = self._trained_ivf()
@@ -424,15 +428,18 @@ class HopfieldRetriever:
                 self._ann = faiss.IndexHNSWFlat(self.dim, cfg.m, faiss.METRIC_INNER_PRODUCT)
                 self._ann.hnsw.efConstruction = cfg.ef_construction
             self._ann_rows = 0
-        if self._ann_rows < self._size:
-            new = np.ascontiguousarray(self._keys[self._ann_rows : self._size].float().cpu().numpy())
+        if self._ann_rows < self._size and self.backend is Backend.HNSWLIB and self._size > self._ann.get_max_elements():
+            self._ann.resize_index(max(self._size, int(self._ann.get_max_elements() * 1.5)))
+        while self._ann_rows < self._size:  # in blocks, so a long build can report progress
+            start, stop = self._ann_rows, min(self._size, self._ann_rows + ANN_BUILD_BLOCK)
+            new = np.ascontiguousarray(self._keys[start:stop].float().cpu().numpy())
             if self.backend is Backend.HNSWLIB:
-                if self._size > self._ann.get_max_elements():
-                    self._ann.resize_index(max(self._size, int(self._ann.get_max_elements() * 1.5)))
-                self._ann.add_items(new, np.arange(self._ann_rows, self._size))
+                self._ann.add_items(new, np.arange(start, stop))
             else:
                 self._ann.add(new)
-            self._ann_rows = self._size
+            self._ann_rows = stop
+            if progress is not None:
+                progress(stop, self._size)
         return self._ann
 
     def _trained_ivf(self):
@@ -461,10 +468,11 @@ class HopfieldRetriever:
         next approximate search)."""
         return self._ann_rows if self._ann is not None else 0
 
-    def build_index(self) -> None:
-        """Build (or extend) the approximate stage-1 index now instead of at the first search."""
+    def build_index(self, progress: Callable[[int, int], None] | None = None) -> None:
+        """Build (or extend) the approximate stage-1 index now instead of at the first search;
+        ``progress(rows_done, rows_total)`` is called after each block of ``ANN_BUILD_BLOCK`` rows."""
         if self.backend is not Backend.EXACT and self._size:
-            self._ann_index()
+            self._ann_index(progress)
 
     # ------------------------------------------------------- saved approximate index
     def _ann_fingerprint(self) -> dict:

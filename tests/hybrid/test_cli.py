@@ -40,6 +40,9 @@ def test_add_search_get_delete_stats(tmp_path):
         assert [r["id"] for r in approx] == [r["id"] for r in res]
         assert (store / "ann-hnswlib.idx").is_file(), "the graph is kept in the store folder"
         assert json.loads(hhmem("--backend", "hnswlib", "stats", "--json", store=store).stdout)["backend"] == "hnswlib"
+        built = json.loads(hhmem("--backend", "hnswlib", "build-index", "--json", store=store).stdout)
+        assert built["rows"] == 2 and built["path"].endswith("ann-hnswlib.idx")
+        assert "approximate backend" in hhmem("build-index", store=store, check=False).stderr
     fused = json.loads(hhmem("search", "kettle pantry", "-k", "2", "--fusion", "--json", store=store).stdout)
     assert fused[0]["id"] == ids[0] and len(fused) == 2
     assert json.loads(hhmem("search", "kettle pantry", "--fusion", "--where", "room=attic", "--json", store=store).stdout) == []

@@ -264,3 +264,18 @@ def test_approximate_index_is_kept_in_the_store_folder(store_path, hash_encoder)
         assert [r.id for r in mem.search(texts[5], k=5)] == want
     with Memory.open(store_path, encoder=hash_encoder, device="cpu", backend="hnswlib") as mem:
         assert mem.retriever.index_rows == 301, "the rebuilt graph replaced the damaged file at close"
+
+
+def test_build_index_ahead_of_the_first_search(store_path, hash_encoder):
+    pytest.importorskip("hnswlib")
+    with Memory.open(store_path, encoder=hash_encoder, device="cpu") as mem:
+        mem.add([f"memory number {i} about {i % 11}" for i in range(250)])
+        with pytest.raises(InvalidInputError, match="approximate backend"):
+            mem.build_index()
+    seen = []
+    with Memory.open(store_path, encoder=hash_encoder, device="cpu", backend="hnswlib") as mem:
+        assert mem.retriever.index_rows == 0
+        assert mem.build_index(lambda done, total: seen.append((done, total))) == 250
+        assert seen[-1] == (250, 250) and mem.index_path().is_file()
+    with Memory.open(store_path, encoder=hash_encoder, device="cpu", backend="hnswlib") as mem:
+        assert mem.retriever.index_rows == 250, "the index built ahead is loaded at open"
