@@ -434,7 +434,9 @@ class HopfieldRetriever:
             start, stop = self._ann_rows, min(self._size, self._ann_rows + ANN_BUILD_BLOCK)
             new = np.ascontiguousarray(self._keys[start:stop].float().cpu().numpy())
             if self.backend is Backend.HNSWLIB:
-                self._ann.add_items(new, np.arange(start, stop))
+                # Small inserts in one thread: the same graph every time (parallel insertion order
+                # varies); large builds use every core.
+                self._ann.add_items(new, np.arange(start, stop), num_threads=1 if stop - start < 4096 else -1)
             else:
                 self._ann.add(new)
             self._ann_rows = stop

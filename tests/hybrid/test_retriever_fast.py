@@ -387,3 +387,17 @@ def test_filtered_search_through_the_approximate_index(backend, monkeypatch):
     got = ann.search(q[:1], 10, mask=ann.id_mask(far))[1]
     assert calls, "the index is tried first"
     assert np.array_equal(got, exact.search(q[:1], 10, mask=exact.id_mask(far))[1]), "then exact stage 1 takes over"
+
+
+def test_small_hnswlib_builds_are_deterministic(tmp_path):
+    """Blocks under 4096 rows are inserted in one thread, so a small store gets the same graph
+    every time (searches and tests do not depend on thread timing)."""
+    pytest.importorskip("hnswlib")
+    x, _ = _data(n=3000)
+    saved = []
+    for run in range(2):
+        r = HopfieldRetriever(64, device="cpu", backend="hnswlib")
+        r.add(x, np.arange(3000))
+        r.save_index(tmp_path / f"g{run}.idx")
+        saved.append((tmp_path / f"g{run}.idx").read_bytes())
+    assert saved[0] == saved[1]
