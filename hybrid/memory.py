@@ -10,9 +10,11 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,8 @@ STORE_ENV = "HHMEM_STORE"
 DEFAULT_STORE = "hhmem-store"
 #: Largest number of associative hops a search may ask for.
 MAX_HOPS = 8
+#: Namespace/metadata filters whose row masks a Memory keeps for reuse (one byte per key row each).
+FILTER_MASK_CACHE = 8
 
 #: A function that returns extra keys (kind, text) for a memory's text: paraphrase cue augmentation.
 KeyGenerator = Callable[[str], Sequence[tuple[str, str]]]
@@ -131,6 +135,7 @@ class Memory:
         self._seq = 0
         self._data_version = -1
         self._ann_saved_rows = 0  # rows of the approximate index as loaded from or saved to the store folder
+        self._masks: OrderedDict[tuple, tuple[tuple, Any]] = OrderedDict()  # filter -> (stamp, row mask)
         self._load_index()
 
     @classmethod
@@ -488,8 +493,29 @@ class Memory:
             return multi_hop(index, scores, ids, k, int(hops), decay=self.associative_config.hop_decay, allowed=allowed)
 
     def _filter_mask(self, namespace: str | None, where: Mapping[str, Any] | None):
+        """The retriever row mask of a namespace/metadata filter (None: no filter needed).
+
+        Masks of the last :data:`FILTER_MASK_CACHE` filters are reused while nothing changed: the
+        stamp is the applied change-log position (any write by any process moves it) and the
+        retriever's row counts (compaction moves them), so a search in a namespace costs the
+        masked scan, not an SQL query listing the namespace's ids.
+        """
         if namespace is None and not where:
             return None
+        where = validate_where(where)
+        key = (namespace, json.dumps(where, sort_keys=True))
+        stamp = (self._seq, self.retriever.rows, len(self.retriever))
+        hit = self._masks.get(key)
+        if hit is not None and hit[0] == stamp:
+            self._masks.move_to_end(key)
+            return hit[1]
+        mask = self._build_filter_mask(namespace, where)
+        self._masks[key] = (stamp, mask)
+        while len(self._masks) > FILTER_MASK_CACHE:
+            self._masks.popitem(last=False)
+        return mask
+
+    def _build_filter_mask(self, namespace: str | None, where: dict[str, Any]):
         if namespace is not None:
             validate_namespace(namespace)
             count = self.store.count(namespace=namespace)
@@ -498,7 +524,7 @@ class Memory:
                 raise NotFoundError(f"namespace {namespace!r} has no memories (known namespaces: {known})")
             if not where and count == self.store.count():
                 return None  # the namespace holds every memory: no mask (and no id list of the whole store)
-        allowed = self.store.ids_matching(namespace=namespace, where=validate_where(where))
+        allowed = self.store.ids_matching(namespace=namespace, where=where)
         return self.retriever.id_mask(allowed)
 
     def search(

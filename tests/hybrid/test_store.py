@@ -279,3 +279,27 @@ def test_build_index_ahead_of_the_first_search(store_path, hash_encoder):
         assert seen[-1] == (250, 250) and mem.index_path().is_file()
     with Memory.open(store_path, encoder=hash_encoder, device="cpu", backend="hnswlib") as mem:
         assert mem.retriever.index_rows == 250, "the index built ahead is loaded at open"
+
+
+def test_cached_filter_masks_follow_every_change(store_path, hash_encoder):
+    """Filter masks are reused between searches but never go stale: writes here, writes by another
+    process's Memory, metadata updates and compaction all change what a filtered search sees."""
+    with Memory.open(store_path, encoder=hash_encoder, device="cpu") as mem, \
+            Memory.open(store_path, encoder=hash_encoder, device="cpu") as other:
+        a = mem.add([f"alpha note {i}" for i in range(40)], namespace="a", metadata={"tag": "x"})
+        b = mem.add([f"beta note {i}" for i in range(40)], namespace="b", metadata={"tag": "y"})
+
+        def ids(**kw):
+            return {r.id for r in mem.search("note", k=200, **kw)}
+
+        assert ids(namespace="a") == set(a) and ids(where={"tag": "y"}) == set(b)
+        assert ids(namespace="a") == set(a), "second search: served from the cache"
+        new = other.add(["alpha note extra"], namespace="a", metadata={"tag": "y"})[0]  # another writer
+        assert ids(namespace="a") == set(a) | {new} and ids(where={"tag": "y"}) == set(b) | {new}
+        mem.update(new, metadata={"tag": "x"})
+        assert new not in ids(where={"tag": "y"}) and new in ids(where={"tag": "x"})
+        gone = mem.delete(a[:30])
+        assert ids(namespace="a") == set(a[30:]) | {new} and not set(gone) & ids(where={"tag": "x"})
+        mem.retriever.compact()  # rows renumbered without a store change: the stamp's row counts move
+        assert ids(namespace="a") == set(a[30:]) | {new} and ids(where={"tag": "x"}) == set(a[30:]) | {new}
+        assert ids(namespace="b", where={"tag": "y"}) == set(b)
