@@ -615,15 +615,13 @@ class HopfieldRetriever:
 
     def _hnswlib_search(self, index, q: np.ndarray, want: int) -> tuple[np.ndarray, np.ndarray]:
         """hnswlib's ``want`` best rows and inner products (hnswlib returns ``1 − q·x``). When the
-        graph cannot return ``want`` rows (hnswlib raises then), the query falls back to exact
-        stage 1 rather than losing results."""
+        graph cannot return ``want`` rows, hnswlib raises; every row is then reported missing, and
+        :meth:`_ann_candidates` hands the search to exact stage 1 rather than losing results."""
         index.set_ef(max(self.hnsw_config.ef_search, want))  # per call: variants may share one graph
         try:
             rows, dist = index.knn_query(q, k=want)
         except RuntimeError:
-            sims = q @ self._keys[: self._size].float().cpu().numpy().T
-            rows = np.argsort(-sims, axis=1, kind="stable")[:, :want]
-            return np.take_along_axis(sims, rows, axis=1).astype(np.float32), rows.astype(np.int64)
+            return np.full((q.shape[0], want), -np.inf, dtype=np.float32), np.full((q.shape[0], want), -1, dtype=np.int64)
         # labels are uint64 row numbers < 2^63: the same bits as int64
         return np.subtract(np.float32(1.0), dist, out=dist), rows.view(np.int64)
 
