@@ -114,8 +114,9 @@ class HopfieldRetriever:
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
         dtype: storage type of the key matrix (``float32``, ``float16`` or ``bfloat16``).
         backend: stage 1, ``"exact"`` (default), ``"hnsw"``, ``"ivf"`` or ``"hnswlib"``
-            (approximate; the first two need ``faiss``, the last ``hnswlib``; searches with a
-            ``mask`` fall back to exact stage 1).
+            (approximate; the first two need ``faiss``, the last ``hnswlib``; a search with a
+            ``mask`` uses the index when the mask keeps at least ``ANN_MIN_KEPT`` of the rows,
+            exact stage 1 otherwise).
         hnsw: parameters of the ``"hnsw"`` and ``"hnswlib"`` backends.
         ivf: parameters of the ``"ivf"`` backend.
 
@@ -343,8 +344,8 @@ class HopfieldRetriever:
         want = k * per_id
         settle = {"candidates": max(cfg.candidates, want), "beta": cfg.beta, "max_steps": cfg.max_steps, "eps": cfg.eps,
                   "state_weight": cfg.state_weight}
-        keep = self._ann_keep(mask)
-        cand = None if keep is None else self._ann_candidates(q.float().cpu().numpy(), max(cfg.candidates, want), keep)
+        plan = self._ann_keep(row_mask)
+        cand = None if plan is None else self._ann_candidates(q.float().cpu().numpy(), max(cfg.candidates, want), *plan)
         if cand is not None:
             sims, cand_rows = (torch.from_numpy(a).to(self.device) for a in cand)
             scores, rows, steps = F.rerank_candidates(sims, q, self._keys[:n], want, rows=cand_rows, **settle)
@@ -388,12 +389,12 @@ class HopfieldRetriever:
         keys, ids, alive = self._cpu_views()
         keys, ids = keys[:n], ids[:n]
         settle = (k, float(cfg.beta), int(steps), float(cfg.eps), float(cfg.state_weight))
-        keep = self._ann_keep(mask)
-        cand = None if keep is None else self._ann_candidates(q, kk, keep)
+        row_mask = self._row_mask(mask)
+        plan = self._ann_keep(row_mask)
+        cand = None if plan is None else self._ann_candidates(q, kk, *plan)
         if cand is not None:
             scores, out_ids, n_steps = F._STAGE2_NB["rerank_f32"](keys, ids, alive[:0], q, cand[0], cand[1], kk, *settle)
         else:
-            row_mask = self._row_mask(mask)
             scores, out_ids, n_steps = F._STAGE2_NB["search_f32"](
                 keys, ids, q, alive[:0] if row_mask is None else row_mask.numpy(), kk, *settle
             )
@@ -555,33 +556,33 @@ class HopfieldRetriever:
         self._ann, self._ann_rows = index, self._size
         return True
 
-    def _ann_keep(self, mask: torch.Tensor | None) -> np.ndarray | None:
-        """The rows an approximate stage 1 may return for this search: an empty array when every
-        row may, a boolean row filter (removed rows, the caller's mask), or None when stage 1
-        should be exact instead (exact backend, per-query masks, or a filter keeping fewer than
-        ``ANN_MIN_KEPT`` of the rows: the graph would have to be walked far to find enough)."""
+    def _ann_keep(self, row_mask: torch.Tensor | None) -> tuple[np.ndarray, int] | None:
+        """Which rows an approximate stage 1 may return for this search, given the combined row
+        mask of :meth:`_row_mask`: ``(keep, kept)`` with ``keep`` an empty array when every row
+        may (else a boolean row filter) and ``kept`` the number of rows it keeps; or None when
+        stage 1 should be exact instead (exact backend, per-query masks, or a filter keeping fewer
+        than ``ANN_MIN_KEPT`` of the rows: the graph would have to be walked far to find enough)."""
         n = self._size
-        if self.backend is Backend.EXACT or n == 0 or (mask is not None and mask.ndim != 1):
+        if self.backend is Backend.EXACT or n == 0 or (row_mask is not None and row_mask.ndim != 1):
             return None
-        row_mask = self._row_mask(mask)
         if row_mask is None:
-            return np.empty(0, dtype=np.bool_)
+            return np.empty(0, dtype=np.bool_), n
         keep = row_mask.cpu().numpy()
         kept = int(np.count_nonzero(keep))
         if kept == n:
-            return np.empty(0, dtype=np.bool_)
-        return keep if kept >= ANN_MIN_KEPT * n else None
+            return np.empty(0, dtype=np.bool_), n
+        return (keep, kept) if kept >= ANN_MIN_KEPT * n else None
 
-    def _ann_candidates(self, q: np.ndarray, kk: int, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    def _ann_candidates(self, q: np.ndarray, kk: int, keep: np.ndarray, kept: int) -> tuple[np.ndarray, np.ndarray] | None:
         """Stage 1 through the approximate index: ``(scores, rows)`` ``[B, m]`` with ``-inf`` /
-        ``-1`` where a row is missing or filtered out by ``keep`` (see :meth:`_ann_keep`).
+        ``-1`` where a row is missing or filtered out by ``keep`` (``kept`` rows kept; see
+        :meth:`_ann_keep`).
 
         With a filter keeping a share ``f`` of the rows, ``2 kk / f`` rows are asked for; when a
         query still ends with fewer than ``kk`` (or than the kept rows, if fewer), None: the
         caller runs exact stage 1, so a filter never makes a search return less than exact search.
         """
         n = self._size
-        kept = n if keep.size == 0 else int(np.count_nonzero(keep))
         want = kk if kept == n else int(np.ceil(2 * kk * n / max(kept, 1)))
         sims, rows = self._ann_search(q, min(want, n))
         if keep.size == 0 and rows.min() >= 0:
