@@ -145,12 +145,13 @@ def print_results(results: list[SearchResult], *, as_json: bool) -> None:
         click.echo("(no results)")
         return
     width = shutil.get_terminal_size((120, 20)).columns
-    text_w = max(30, width - 28)
-    click.echo(f"{'rank':>4}  {'id':>6}  {'score':>6}  {'hop':>3}  text")
+    text_w = max(30, width - 50)
+    click.echo(f"{'rank':>4}  {'id':>6}  {'score':>6}  {'hop':>3}  {'via':<20}  text")
     for rank, r in enumerate(results, 1):
         text = r.text.replace("\n", " ")
         text = text if len(text) <= text_w else text[: text_w - 1] + "…"
-        click.echo(f"{rank:>4}  {r.id:>6}  {r.score:6.3f}  {r.hop:>3}  {text}")
+        via = r.via if len(r.via) <= 20 else r.via[:19] + "…"
+        click.echo(f"{rank:>4}  {r.id:>6}  {r.score:6.3f}  {r.hop:>3}  {via:<20}  {text}")
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -200,23 +201,14 @@ def add(ctx, texts, file, jsonl, namespace, meta, as_json, quiet):
 @click.option("--where", "-w", multiple=True, help="key=value metadata equality filter (repeatable).")
 @click.option("--hops", default=0, show_default=True, type=click.IntRange(0, 8),
               help="Also rank memories reached through up to this many associations.")
-@click.option("--fusion", is_flag=True,
-              help="Fuse dense recall with BM25 and spread along sequences and shared terms (hybrid.fusion; "
-                   "best on conversations, see docs/evaluation.md). Scores are then fused ranks, not cosines.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def search(ctx, query, k, namespace, where, hops, fusion, as_json):
-    """Recall the memories that best match QUERY."""
-    if fusion and hops:
-        fail("--fusion cannot be combined with --hops")
+def search(ctx, query, k, namespace, where, hops, as_json):
+    """Recall the memories that best match QUERY (the default recall: dense + BM25 seeds, link and
+    concept spread; each result says how it was reached)."""
     mem = open_memory(ctx, create=False)
     try:
-        if fusion:
-            from .fusion import FusionSearcher
-
-            results = FusionSearcher(mem).search(query, k, namespace=namespace, where=parse_pairs(where, "--where"))
-        else:
-            results = mem.search(query, k, namespace=namespace, where=parse_pairs(where, "--where"), hops=hops)
+        results = mem.search(query, k, namespace=namespace, where=parse_pairs(where, "--where"), hops=hops)
     except HHMemError as exc:
         fail(str(exc))
     print_results(results, as_json=as_json)

@@ -61,7 +61,6 @@ Example:
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -71,6 +70,8 @@ import numpy as np
 from .config import HopfieldConfig
 from .errors import InvalidInputError
 from .linking import _STOPWORDS, _WORD, extract_terms
+from .recall.fuse import order_spread, reciprocal_rank_fusion, top_k
+from .recall.lexical import LexicalIndex
 from .store import DEFAULT_NAMESPACE, Key, validate_where
 
 #: Key kinds written by :func:`add_with_context`.
@@ -135,50 +136,6 @@ class FusionConfig:
 
 
 # ----------------------------------------------------------------------------- pure functions
-def reciprocal_rank_fusion(
-    id_lists: Sequence[np.ndarray], weights: Sequence[float], k0: float
-) -> list[dict[int, float]]:
-    """Weighted RRF of several ``[B, m]`` id arrays (``-1`` padding ignored) -> one ``{id: score}`` per row.
-
-    Example:
-        >>> out = reciprocal_rank_fusion([np.array([[7, 8]]), np.array([[8, -1]])], [1.0, 1.0], 0.0)
-        >>> sorted(out[0].items())
-        [(7, 1.0), (8, 1.5)]
-    """
-    if len(id_lists) != len(weights):
-        raise InvalidInputError(f"got {len(id_lists)} lists and {len(weights)} weights")
-    b = id_lists[0].shape[0] if id_lists else 0
-    out: list[dict[int, float]] = [{} for _ in range(b)]
-    for ids, w in zip(id_lists, weights):
-        if w == 0:
-            continue
-        for r, row in enumerate(ids):
-            acc = out[r]
-            for rank, i in enumerate(row.tolist()):
-                if i >= 0:
-                    acc[i] = acc.get(i, 0.0) + w / (k0 + rank + 1)
-    return out
-
-
-def order_spread(scores: Mapping[int, float], neighbours: Mapping[int, Sequence[int]], gamma: float) -> dict[int, float]:
-    """``s'(m) = s(m) + γ max_{n ∈ N(m)} s(n)`` over the memories with a score or a scored neighbour.
-
-    Example:
-        >>> order_spread({1: 1.0}, {1: [2], 2: [1, 3], 3: [2]}, 0.5)
-        {1: 1.0, 2: 0.5}
-    """
-    if gamma == 0:
-        return dict(scores)
-    touched = set(scores)
-    for m in scores:
-        touched.update(neighbours.get(m, ()))
-    out = {}
-    for m in touched:
-        best = max((scores.get(n, 0.0) for n in neighbours.get(m, ())), default=0.0)
-        out[m] = scores.get(m, 0.0) + gamma * max(best, 0.0)
-    return out
-
-
 def term_neighbours(terms: Sequence[set[str]], max_df: int, groups: Sequence[Any] | None = None) -> list[list[int]]:
     """Items that share a rare term: ``N_e(i) = {j ≠ i : T_i ∩ T_j ∩ {t : df(t) ≤ max_df} ≠ ∅}``.
 
@@ -251,16 +208,6 @@ def query_cues(text: str) -> tuple[str, str]:
         if low not in _STOPWORDS:
             content.append(tok)
     return " ".join(nameless) or text, " ".join(content) or text
-
-
-def top_k(scores: Mapping[int, float], k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Best ``k`` of ``{id: score}`` as ``([k] float32, [k] int64)``, ties by smaller id, padded ``-inf``/``-1``."""
-    items = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-    s = np.full(k, -np.inf, dtype=np.float32)
-    i = np.full(k, -1, dtype=np.int64)
-    for j, (mid, sc) in enumerate(items):
-        s[j], i[j] = sc, mid
-    return s, i
 
 
 def context_texts(texts: Sequence[str], sequences: Sequence[Any]) -> list[list[tuple[str, str]]]:
@@ -352,81 +299,6 @@ def link_ingested(memory: Any, ids: Sequence[int], texts: Sequence[str], sequenc
 
 
 # ------------------------------------------------------------------------------------- search
-class LexicalIndex:
-    """A BM25 index (``bm25s``, English stop words) over a store's memory texts, rebuilt on change."""
-
-    def __init__(self, store: Any) -> None:
-        self.store = store
-        self._version: tuple[int, int] | None = None
-        self._lock = threading.Lock()
-        self._ids = np.zeros(0, dtype=np.int64)
-        self._ns: list[str] = []
-        self._meta: list[dict] = []
-        self._texts: list[str] = []
-        self._bm25 = None
-
-    def _sync(self) -> None:
-        version = (self.store.last_change(), self.store.count())
-        if version == self._version:
-            return
-        import bm25s
-
-        rows = self.store.query("SELECT id, namespace, text, metadata FROM memories ORDER BY id")
-        self._ids = np.array([r[0] for r in rows], dtype=np.int64)
-        self._ns = [r[1] for r in rows]
-        self._meta = [json.loads(r[3]) if r[3] else {} for r in rows]
-        self._texts = [r[2] for r in rows]
-        self._bm25 = None
-        if rows:
-            self._bm25 = bm25s.BM25()
-            self._bm25.index(bm25s.tokenize([r[2] for r in rows], stopwords="en", show_progress=False),
-                             show_progress=False)
-        self._version = version
-
-    def records(self) -> tuple[np.ndarray, list[str], list[dict]]:
-        """``(ids, namespaces, metadata)`` of the indexed memories (synced first)."""
-        with self._lock:
-            self._sync()
-            return self._ids, self._ns, self._meta
-
-    def texts(self) -> tuple[np.ndarray, list[str], list[str]]:
-        """``(ids, namespaces, texts)`` of the indexed memories (synced first)."""
-        with self._lock:
-            self._sync()
-            return self._ids, self._ns, self._texts
-
-    def search(
-        self, queries: Sequence[str], k: int, *, namespace: str | None = None, allowed: set[int] | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """BM25 ``(scores, ids)`` ``[n, k]`` with the retrieval contract's padding; zero scores
-        dropped; only memories of ``namespace`` and in ``allowed`` (when given)."""
-        import bm25s
-
-        with self._lock:
-            self._sync()
-            n = len(self._ids)
-            scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
-            ids = np.full((len(queries), k), -1, dtype=np.int64)
-            if n == 0 or not queries:
-                return scores, ids
-            toks = bm25s.tokenize(list(queries), stopwords="en", show_progress=False)
-            # Ask for everything when filtering, so the filter cannot starve the list.
-            want = n if namespace is not None or allowed is not None else min(k, n)
-            docs, sc = self._bm25.retrieve(toks, k=want, show_progress=False, n_threads=1)
-            for r in range(len(queries)):
-                j = 0
-                for d, s in zip(docs[r], sc[r]):
-                    if s <= 0 or (namespace is not None and self._ns[d] != namespace):
-                        continue
-                    if allowed is not None and int(self._ids[d]) not in allowed:
-                        continue
-                    scores[r, j], ids[r, j] = s, self._ids[d]
-                    j += 1
-                    if j == k:
-                        break
-            return scores, ids
-
-
 class FusionSearcher:
     """Dense Hopfield recall of the query and its cues + BM25, fused by RRF, then order and entity spread (the retrieval contract on top).
 

@@ -27,6 +27,7 @@ from .config import HopfieldConfig, StorageDType
 from .encoder import TextEncoder, load_encoder, normalize_rows, validate_texts
 from .errors import InvalidInputError, NotFoundError, StoreCorruptError
 from .linking import SOURCE_ENTITY, SOURCE_MANUAL, SOURCE_ORDER, LinkConfig, order_pairs
+from .recall.config import IngestConfig, RecallConfig
 from .retriever import Backend, HNSWConfig, HopfieldRetriever, IVFConfig
 from .store import DEFAULT_NAMESPACE, Key, MemoryRecord, Store, validate_namespace, validate_where
 
@@ -37,6 +38,12 @@ DEFAULT_STORE = "hhmem-store"
 MAX_HOPS = 8
 #: Namespace/metadata filters whose row masks a Memory keeps for reuse (one byte per key row each).
 FILTER_MASK_CACHE = 8
+
+#: ``store_meta`` key of the store's ingest configuration.
+INGEST_META = "ingest"
+#: Key kinds of the context keys of a sequence's memories.
+CONTEXT_PREV = "context-prev"
+CONTEXT_NEXT = "context-next"
 
 #: A function that returns extra keys (kind, text) for a memory's text: paraphrase cue augmentation.
 KeyGenerator = Callable[[str], Sequence[tuple[str, str]]]
@@ -54,6 +61,10 @@ class SearchResult:
         namespace: its namespace.
         hop: 0 for direct recall; ``h`` when reached through ``h`` associations.
         path: ids from the direct hit to this memory (``[id]`` for hop 0).
+        via: how the default recall reached it: ``"direct"`` (ranked by the dense or BM25
+            lists), ``"concept:<c>"`` (brought by the concept spread, mostly through concept
+            ``c``), ``"link:<id>"`` (brought by the link spread from memory ``id``), or
+            ``"hop"`` (an associative hop of ``hops > 0``).
     """
 
     id: int
@@ -63,6 +74,7 @@ class SearchResult:
     namespace: str
     hop: int = 0
     path: list[int] = field(default_factory=list)
+    via: str = "direct"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +85,7 @@ class SearchResult:
             "namespace": self.namespace,
             "hop": self.hop,
             "path": self.path,
+            "via": self.via,
         }
 
 
@@ -101,6 +114,10 @@ class Memory:
             see :class:`~hybrid.retriever.HopfieldRetriever`); hnsw, ivf: its parameters. An
             approximate index is saved in the store folder at :meth:`close` (``ann-<backend>.idx``)
             and reused at the next open when it was built over exactly the same keys.
+        recall: the stages and weights of :meth:`search` (:class:`~hybrid.recall.RecallConfig`).
+        ingest: what is stored with each memory (:class:`~hybrid.recall.IngestConfig`); recorded
+            in the store the first time and read back from it afterwards, so every process and
+            interface ingests alike. Passing one that differs from the recorded one raises.
     """
 
     def __init__(
@@ -118,6 +135,8 @@ class Memory:
         backend: Backend | str = Backend.EXACT,
         hnsw: HNSWConfig | None = None,
         ivf: IVFConfig | None = None,
+        recall: RecallConfig | None = None,
+        ingest: IngestConfig | None = None,
     ) -> None:
         self.store = store
         self.encoder = encoder
@@ -129,6 +148,10 @@ class Memory:
         self.associative_config = associative or AssociativeConfig()
         self.link_config = links or LinkConfig()
         self._assoc: StoreAssociations | None = None
+        self.recall_config = recall or RecallConfig()
+        self.ingest_config = self._ingest_config(ingest)
+        self._recall = None
+        self._graph = None
         self.retriever = HopfieldRetriever(store.dim, hopfield or HopfieldConfig(), device=device, dtype=dtype,
                                            backend=backend, hnsw=hnsw, ivf=ivf)
         self._lock = threading.RLock()
@@ -250,6 +273,48 @@ class Memory:
         """Hook for subclasses/extensions that keep derived structures (associations) in sync."""
         if self._assoc is not None:
             self._assoc.sync(memory_ids)
+        if self._graph is not None:
+            self._graph.sync(memory_ids)
+
+    def _ingest_config(self, wanted: IngestConfig | None) -> IngestConfig:
+        raw = self.store.get_meta(INGEST_META)
+        if raw is None:
+            cfg = wanted or IngestConfig()
+            try:
+                self.store.set_meta(INGEST_META, json.dumps(cfg.to_dict(), sort_keys=True))
+            except Exception as exc:  # a read-only store keeps working with the defaults
+                warnings.warn(f"could not record the ingest configuration: {exc}", RuntimeWarning, stacklevel=3)
+            return cfg
+        try:
+            stored = IngestConfig.from_dict(json.loads(raw))
+        except (ValueError, InvalidInputError) as exc:
+            raise StoreCorruptError(f"{self.store.path}: stored ingest configuration is damaged ({exc})") from exc
+        if wanted is not None and wanted != stored:
+            raise InvalidInputError(f"ingest={wanted} differs from the configuration this store was built with "
+                                    f"({stored}); open it without ingest= or use a new store")
+        return stored
+
+    # ------------------------------------------------------------------ recall
+    @property
+    def concept_graph(self):
+        """The store's memory-concept graph (:class:`~hybrid.recall.graph.ConceptGraph`), loaded on first use."""
+        with self._lock:
+            if self._graph is None:
+                from .recall.graph import ConceptGraph
+
+                self.refresh()
+                self._graph = ConceptGraph(self.store)
+            return self._graph
+
+    @property
+    def recall(self):
+        """The recall pipeline of :meth:`search` (:class:`~hybrid.recall.Recall`)."""
+        with self._lock:
+            if self._recall is None:
+                from .recall.pipeline import Recall
+
+                self._recall = Recall(self, self.recall_config)
+            return self._recall
 
     # ----------------------------------------------------------- associations
     @property
@@ -313,12 +378,23 @@ class Memory:
         return out
 
     # ----------------------------------------------------------------- writes
-    def make_keys(self, texts: Sequence[str], *, progress: bool = False) -> list[list[Key]]:
-        """Encode each text (kind ``"text"``) plus the extra keys of every key generator."""
+    def make_keys(self, texts: Sequence[str], *, progress: bool = False,
+                  sequences: Sequence[Any] | None = None) -> list[list[Key]]:
+        """Encode each text (kind ``"text"``), the extra keys of every key generator and, when
+        ``sequences`` labels the texts (equal non-None labels of consecutive texts form a
+        sequence), the context keys ``previous + own`` and ``own + next``; one encoder call."""
         extra: list[list[tuple[str, str]]] = [[] for _ in texts]
         for gen in self.key_generators:
             for i, t in enumerate(texts):
                 extra[i].extend((kind, kt) for kind, kt in gen(t) if kt and kt.strip() and kt != t)
+        if sequences is not None:
+            for i, t in enumerate(texts):
+                same_prev = i > 0 and sequences[i] is not None and sequences[i - 1] == sequences[i]
+                same_next = i + 1 < len(texts) and sequences[i] is not None and sequences[i + 1] == sequences[i]
+                if same_prev:
+                    extra[i].append((CONTEXT_PREV, f"{texts[i - 1]} {t}"))
+                if same_next:
+                    extra[i].append((CONTEXT_NEXT, f"{t} {texts[i + 1]}"))
         flat = list(texts) + [kt for ex in extra for _, kt in ex]
         vecs = self.encoder.encode(flat, progress=progress)
         keys = [[Key("text", t, vecs[i])] for i, t in enumerate(texts)]
@@ -328,6 +404,16 @@ class Memory:
                 keys[i].append(Key(kind, kt, vecs[j]))
                 j += 1
         return keys
+
+    def _sequence_labels(self, metas: Sequence[Mapping[str, Any] | None], sequence: bool) -> list[Any]:
+        """The sequence of each new memory: all one with ``sequence=True``, else ``metadata[sequence_field]``."""
+        if sequence:
+            return [0] * len(metas)
+        field_name = self.ingest_config.sequence_field
+        if field_name is None:
+            return [None] * len(metas)
+        return [json.dumps((m or {}).get(field_name), sort_keys=True) if (m or {}).get(field_name) is not None
+                else None for m in metas]
 
     def add(
         self,
@@ -347,8 +433,13 @@ class Memory:
             namespace: the namespace they belong to.
             vectors: optional precomputed ``[n, d]`` keys (then no encoding happens).
             progress: show a progress bar while encoding.
-            sequence: the texts are consecutive items of one sequence (turns of one session):
-                link neighbours (when ``links.order`` is on).
+            sequence: the texts are consecutive items of one sequence (turns of one session).
+                Without it, consecutive texts with the same ``metadata[sequence_field]`` (of the
+                store's :class:`~hybrid.recall.IngestConfig`, default ``"session"``) are one. A
+                sequence's memories get context keys and order links (when the ingest
+                configuration has them on).
+
+        Each memory's concept synapses are learned in the same transaction (``ingest.concepts``).
         """
         texts = [texts] if isinstance(texts, str) else texts
         texts = validate_texts(texts)
@@ -356,17 +447,25 @@ class Memory:
             return []
         validate_namespace(namespace)
         metas = self._expand_metadata(metadata, len(texts))
+        labels = self._sequence_labels(metas, sequence)
+        ingest = self.ingest_config
         if vectors is not None:
             vec = normalize_rows(vectors, name="vectors", dim=self.store.dim)
             if vec.shape[0] != len(texts):
                 raise InvalidInputError(f"vectors has {vec.shape[0]} rows for {len(texts)} texts")
             keys = [[Key("text", t, v)] for t, v in zip(texts, vec)]
         else:
-            keys = self.make_keys(texts, progress=progress)
+            keys = self.make_keys(texts, progress=progress, sequences=labels if ingest.context_keys else None)
+        on_insert = None
+        if ingest.concepts:
+            from .recall.graph import write_synapses
+
+            def on_insert(conn: Any, new_ids: list[int]) -> None:
+                write_synapses(conn, new_ids, texts)
         with self._lock:
-            ids = self.store.add(texts, keys, metadata=metas, namespace=namespace)
+            ids = self.store.add(texts, keys, metadata=metas, namespace=namespace, on_insert=on_insert)
             self.refresh(force=True)
-            self._auto_link(ids, texts, namespace, sequence)
+            self._auto_link(ids, texts, namespace, labels)
         return ids
 
     def auto_link(self, ids: Sequence[int], texts: Sequence[str], *, namespace: str = DEFAULT_NAMESPACE,
@@ -376,10 +475,20 @@ class Memory:
         with self._lock:
             self._auto_link(list(ids), list(texts), namespace, sequence)
 
-    def _auto_link(self, ids: list[int], texts: Sequence[str], namespace: str, sequence: bool) -> None:
+    def _auto_link(self, ids: list[int], texts: Sequence[str], namespace: str, sequence: bool | Sequence[Any]) -> None:
+        """Order links within each sequence (``sequence``: True for one, or a label per memory) and entity links."""
         cfg = self.link_config
-        if sequence and cfg.order and len(ids) > 1:
-            self._write_links(order_pairs(ids), SOURCE_ORDER)
+        labels = ([0] * len(ids) if sequence else [None] * len(ids)) if isinstance(sequence, bool) else list(sequence)
+        if cfg.order and self.ingest_config.order_links:
+            pairs: list[tuple[int, int]] = []
+            start = 0
+            for i in range(1, len(ids) + 1):
+                if i == len(ids) or labels[i] != labels[start]:
+                    if labels[start] is not None and i - start > 1:
+                        pairs += order_pairs(ids[start:i])
+                    start = i
+            if pairs:
+                self._write_links(pairs, SOURCE_ORDER)
         if cfg.entities:
             pairs = entity_pairs(self.store, ids, texts, namespace, cfg)
             if pairs:
@@ -398,11 +507,19 @@ class Memory:
     def update(self, memory_id: int, *, text: str | None = None, metadata: Mapping[str, Any] | None = None) -> None:
         """Change a memory's text (re-encoding its keys) and/or replace its metadata."""
         keys = None
+        on_update = None
         if text is not None:
             text = validate_texts([text], name="text")[0]
             keys = self.make_keys([text])[0]
+            if self.ingest_config.concepts:
+                from .recall.graph import write_synapses
+
+                new_text = text
+
+                def on_update(conn: Any, mid: int) -> None:
+                    write_synapses(conn, [mid], [new_text])
         with self._lock:
-            self.store.update(int(memory_id), text=text, keys=keys, metadata=metadata)
+            self.store.update(int(memory_id), text=text, keys=keys, metadata=metadata, on_update=on_update)
             self.refresh(force=True)
 
     def delete(self, ids: int | Iterable[int], *, namespace: str | None = None) -> list[int]:
@@ -464,14 +581,44 @@ class Memory:
         where: Mapping[str, Any] | None = None,
         hopfield: HopfieldConfig | None = None,
         hops: int = 0,
+        recall: RecallConfig | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The retrieval contract: ``(scores, ids)`` of shape ``(n, k)``, padded with ``-inf``/``-1``.
 
-        With ``hops > 0`` the ranking blends in memories reached through associations
-        (see :meth:`search_batch`).
+        Text queries go through the default recall (:class:`~hybrid.recall.Recall`, stages and
+        weights from ``recall`` or the memory's :class:`~hybrid.recall.RecallConfig`); scores are
+        then fused scores, not cosines. Vector queries, or an explicit ``hopfield``, rank by the
+        two-stage Hopfield retriever alone (:meth:`dense_search`, cosine scores). With
+        ``hops > 0`` the ranking blends in memories reached through associations (see
+        :meth:`search_batch`).
         """
         if hops:
             return self._search_hops(queries, k, namespace, where, hopfield, hops)[:2]
+        out = self._recall_or_dense(queries, k, namespace, where, hopfield, recall)
+        return out[0], out[1]
+
+    def _recall_or_dense(self, queries, k, namespace, where, hopfield, recall):
+        """``(scores, ids, via)`` of the default recall, or of the dense retriever (``via`` None)."""
+        if isinstance(queries, np.ndarray) or hopfield is not None:
+            return (*self.dense_search(queries, k, namespace=namespace, where=where, hopfield=hopfield), None)
+        texts = validate_texts([queries] if isinstance(queries, str) else list(queries), name="queries")
+        with self._lock:
+            self.refresh()
+            if namespace is not None:
+                self._filter_mask(namespace, where)  # raises NotFoundError for an empty namespace
+            out = self.recall.search(texts, k, namespace=namespace, where=where, config=recall)
+        return out.scores, out.ids, out.via
+
+    def dense_search(
+        self,
+        queries: str | Sequence[str] | np.ndarray,
+        k: int = 5,
+        *,
+        namespace: str | None = None,
+        where: Mapping[str, Any] | None = None,
+        hopfield: HopfieldConfig | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The two-stage Hopfield retriever alone: ``(scores, ids)`` ``(n, k)``, cosine scores."""
         q = self.encode_queries(queries)
         with self._lock:
             self.refresh()
@@ -536,16 +683,19 @@ class Memory:
         where: Mapping[str, Any] | None = None,
         hopfield: HopfieldConfig | None = None,
         hops: int = 0,
+        recall: RecallConfig | None = None,
     ) -> list[SearchResult]:
         """Recall the ``k`` memories best matching one query (text or ``[d]`` vector).
 
-        ``hops > 0`` adds memories reached through up to ``hops`` associations; each result says
-        which hop brought it (``hop``) and through which memories (``path``).
+        A text query goes through the default recall (seeds from the dense and BM25 lists, link
+        and concept spread; ``docs/recall.md``); each result's ``via`` says how it was reached.
+        ``hops > 0`` adds memories reached through up to ``hops`` explicit associations; each
+        result says which hop brought it (``hop``) and through which memories (``path``).
         """
         if isinstance(query, np.ndarray) and query.ndim == 2 and query.shape[0] != 1:
             raise InvalidInputError(f"search takes one query; got {query.shape[0]} (use search_batch)")
         return self.search_batch([query] if isinstance(query, str) else np.atleast_2d(query), k,
-                                 namespace=namespace, where=where, hopfield=hopfield, hops=hops)[0]
+                                 namespace=namespace, where=where, hopfield=hopfield, hops=hops, recall=recall)[0]
 
     def search_batch(
         self,
@@ -556,21 +706,24 @@ class Memory:
         where: Mapping[str, Any] | None = None,
         hopfield: HopfieldConfig | None = None,
         hops: int = 0,
+        recall: RecallConfig | None = None,
     ) -> list[list[SearchResult]]:
         """Recall for several queries at once; one list of results (padding dropped) per query.
 
-        With ``hops = H > 0``: hop 0 is the two-stage Hopfield recall; then, for ``h = 1..H``,
+        Without ``hops``: :meth:`search_ids` (the default recall for texts). With
+        ``hops = H > 0``: hop 0 is the two-stage Hopfield recall; then, for ``h = 1..H``,
         each memory reached at hop ``h-1`` spreads through the Hebbian matrix to its associates,
         which score ``s(parent) · hop_decay · strength``; the ``k`` best over all hops are kept.
         """
         if hops:
             scores, ids, hop_list, paths = self._search_hops(queries, k, namespace, where, hopfield, hops)
             return self.results_for(scores, ids, hops=hop_list, paths=paths)
-        scores, ids = self.search_ids(queries, k, namespace=namespace, where=where, hopfield=hopfield)
-        return self.results_for(scores, ids)
+        scores, ids, via = self._recall_or_dense(queries, k, namespace, where, hopfield, recall)
+        return self.results_for(scores, ids, via=via)
 
     def results_for(self, scores: np.ndarray, ids: np.ndarray, *, hops: Sequence[Sequence[int]] | None = None,
-                    paths: Sequence[Sequence[list[int]]] | None = None) -> list[list[SearchResult]]:
+                    paths: Sequence[Sequence[list[int]]] | None = None,
+                    via: Sequence[Sequence[str]] | None = None) -> list[list[SearchResult]]:
         """Turn contract arrays into :class:`SearchResult` lists (one database read for all)."""
         wanted = sorted({int(i) for i in ids.reshape(-1) if i >= 0})
         records = {r.id: r for r in self.store.get_many(wanted)}
@@ -583,6 +736,7 @@ class Memory:
                     continue
                 hop = hops[q][j] if hops is not None else 0
                 path = list(paths[q][j]) if paths is not None else [rec.id]
-                row.append(SearchResult(rec.id, float(s), rec.text, rec.metadata, rec.namespace, hop, path))
+                how = via[q][j] if via is not None and j < len(via[q]) else ("hop" if hop else "direct")
+                row.append(SearchResult(rec.id, float(s), rec.text, rec.metadata, rec.namespace, hop, path, how))
             out.append(row)
         return out

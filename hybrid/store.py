@@ -20,7 +20,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -343,8 +343,13 @@ class Store:
         *,
         metadata: Sequence[Mapping[str, Any]] | None = None,
         namespace: str = DEFAULT_NAMESPACE,
+        on_insert: Callable[[sqlite3.Connection, list[int]], None] | None = None,
     ) -> list[int]:
-        """Insert memories and their keys in one transaction; returns the new ids in order."""
+        """Insert memories and their keys in one transaction; returns the new ids in order.
+
+        ``on_insert(conn, ids)`` runs inside that transaction, for rows derived from the new
+        memories (concept synapses) that must be stored or lost with them.
+        """
         namespace = validate_namespace(namespace)
         metas = [validate_metadata(m, name=f"metadata[{i}]") for i, m in enumerate(metadata or [None] * len(texts))]
         if len(metas) != len(texts) or len(keys) != len(texts):
@@ -371,6 +376,8 @@ class Store:
                     [(mid, key.kind, key.text, _blob(key.vector)) for key in ks],
                 )
                 ids.append(mid)
+            if on_insert is not None:
+                on_insert(conn, ids)
             conn.executemany(
                 "INSERT INTO changes(memory_id, op, at) VALUES (?, 'add', ?)", [(mid, now) for mid in ids]
             )
@@ -383,8 +390,10 @@ class Store:
         text: str | None = None,
         keys: Sequence[Key] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        on_update: Callable[[sqlite3.Connection, int], None] | None = None,
     ) -> None:
-        """Replace a memory's text (with its keys) and/or metadata, in one transaction."""
+        """Replace a memory's text (with its keys) and/or metadata, in one transaction
+        (``on_update(conn, id)`` runs inside it after a text change)."""
         meta = validate_metadata(metadata) if metadata is not None else None
         if (text is None) != (keys is None):
             raise InvalidInputError("update needs the new keys together with the new text")
@@ -399,6 +408,8 @@ class Store:
                     "INSERT INTO keys(memory_id, kind, text, vector) VALUES (?,?,?,?)",
                     [(memory_id, key.kind, key.text, _blob(key.vector)) for key in keys],
                 )
+                if on_update is not None:
+                    on_update(conn, memory_id)
             if meta is not None:
                 conn.execute(
                     "UPDATE memories SET metadata = ?, updated_at = ? WHERE id = ?",

@@ -13,7 +13,7 @@ import click
 from ..errors import HHMemError
 from . import EvalSet, Partition, Query
 from .cache import DEFAULT_CACHE_DIR, CachedEncoder
-from .metrics import LONGMEMEVAL_KS, mrr_at_k, ndcg_at_k, recall_any_all, score_turns
+from .metrics import LONGMEMEVAL_KS, mrr_at_k, ndcg_at_k, recall_any_all, recall_fraction, score_turns
 
 #: Seed recorded in reports (every method here is deterministic; nothing is sampled).
 SEED = 0
@@ -40,6 +40,8 @@ def common_options(f: Callable) -> Callable:
                      help="Also run each fusion component alone."),
         click.option("--hops", type=int, default=2, show_default=True, help="Hops of hhmem-multihop (when available)."),
         click.option("--quiet", is_flag=True, help="No progress bars."),
+        click.option("--per-query", is_flag=True,
+                     help="Also write <report>.per-query.jsonl: each method's ranking of each query with its gold ids."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -53,19 +55,26 @@ def _encoder(model: str, cache_dir: str, quiet: bool) -> CachedEncoder:
 
 
 def _run(evalset: EvalSet, scorer, *, primary: str, opts: dict[str, Any], extra=None, config: dict | None = None) -> dict:
-    from .methods import standard_methods
-    from .report import evaluate, markdown, write_report
+    from .methods import StorePool, standard_methods
+    from .report import evaluate, markdown, write_per_query, write_report
 
     if opts["depth"] < 1:
         raise click.BadParameter(f"must be >= 1, got {opts['depth']}", param_hint="--depth")
     enc = _encoder(opts["model"], opts["cache_dir"], opts["quiet"])
-    methods = standard_methods(enc, ablations=opts["ablations"], hops=opts["hops"])
+    pool = StorePool(enc)
+    methods = standard_methods(enc, ablations=opts["ablations"], hops=opts["hops"], pool=pool)
     cfg = {"model": enc.name, "seed": SEED, "hops": opts["hops"], "cache_dir": opts["cache_dir"], **(config or {})}
-    report = evaluate(evalset, methods, scorer, depth=opts["depth"], config=cfg, primary=primary, extra=extra,
-                      progress=not opts["quiet"])
+    rankings: list[dict] | None = [] if opts["per_query"] else None
+    try:
+        report = evaluate(evalset, methods, scorer, depth=opts["depth"], config=cfg, primary=primary, extra=extra,
+                          progress=not opts["quiet"], rankings=rankings)
+    finally:
+        pool.close()
     report["counts"]["embedding_cache"] = {"hits": enc.hits, "misses": enc.misses}
     path = opts["json_path"] or Path("reports") / "eval" / f"{evalset.name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     paths = write_report(report, path)
+    if rankings is not None:
+        paths["per_query"] = write_per_query(rankings, paths["json"])
     click.echo(markdown(report))
     click.echo("wrote " + ", ".join(str(p) for p in paths.values()), err=True)
     return report
@@ -133,6 +142,7 @@ def beir_scorer(ks) -> Callable[[Partition, Query, list[int]], dict]:
         for k in ks:
             a, al = recall_any_all(ids, q.gold, k)
             out[f"recall_any@{k}"], out[f"recall_all@{k}"] = a, al
+            out[f"recall@{k}"] = recall_fraction(ids, q.gold, k)
         out["ndcg@10"] = ndcg_at_k(ids, gains, 10)
         out["mrr@10"] = mrr_at_k(ids, gains, 10)
         return {"doc": out}

@@ -5,15 +5,16 @@ list of document positions (best first, at most ``depth``) per query.
 
 - ``flat``: exact cosine between query and document embeddings (the same encoder as hhmem).
 - ``bm25``: BM25 (``bm25s``, English stop words) over the same document texts.
-- ``hhmem``: :class:`~hybrid.memory.Memory` single-hop recall (two-stage Hopfield, default settings).
-- ``hhmem-multihop``: ``Memory.search_batch(..., hops=H)`` when the installed Memory has it.
-- ``hhmem-fusion`` and its ablations: :mod:`hybrid.fusion` (context keys, BM25 RRF, order spread,
-  entity spread).
+- ``rrf``: dense + BM25 reciprocal rank fusion.
+- ``hhmem``: exactly :meth:`~hybrid.memory.Memory.search` with its defaults (the recall pipeline).
+- ``hhmem-dense``, ``hhmem-multihop``, ``fusion-v1`` and the ablations ``hhmem-<stage>``: see
+  :func:`standard_methods`.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -26,8 +27,9 @@ import numpy as np
 from ..config import HopfieldConfig
 from ..encoder import TextEncoder
 from ..errors import InvalidInputError
-from ..fusion import FusionConfig, FusionSearcher, add_with_context
+from ..fusion import FusionConfig, FusionSearcher
 from ..memory import Memory
+from ..recall.config import IngestConfig, RecallConfig
 from . import Partition
 
 
@@ -90,25 +92,63 @@ class HHMemSpec:
     """How an hhmem method is built and searched.
 
     Attributes:
-        context: add context keys at ingest (:func:`hybrid.fusion.add_with_context`).
-        fusion: search through :class:`hybrid.fusion.FusionSearcher` with this config (``None``: plain recall).
+        ingest: the store's ingest configuration (``None``: the library default).
+        recall: recall stages and weights (``None``: the library default, i.e. exactly
+            ``Memory.search``).
+        fusion: rank through the earlier :class:`hybrid.fusion.FusionSearcher` with this config
+            instead (kept for comparison).
         hops: associative hops for ``search_batch(..., hops=H)`` (``None``: no hops).
         hopfield: retriever settings (``None``: the library defaults).
     """
 
-    context: bool = False
+    ingest: IngestConfig | None = None
+    recall: RecallConfig | None = None
     fusion: FusionConfig | None = None
     hops: int | None = None
     hopfield: HopfieldConfig | None = None
     memory_kwargs: dict = field(default_factory=dict)
 
 
+class StorePool:
+    """Stores built once per (partition, ingest configuration) and shared by the methods that read them."""
+
+    def __init__(self, encoder: TextEncoder, workdir: str | Path | None = None) -> None:
+        self.encoder = encoder
+        self.root = Path(tempfile.mkdtemp(prefix="hhmem-eval-", dir=workdir))
+        self._open: dict[tuple, tuple[Memory, list[int]]] = {}
+
+    def get(self, part: Partition, ingest: IngestConfig | None, hopfield: HopfieldConfig | None,
+            memory_kwargs: dict) -> tuple[Memory, list[int]]:
+        ing = ingest or IngestConfig()
+        key = (id(part), json.dumps(ing.to_dict(), sort_keys=True))
+        hit = self._open.get(key)
+        if hit is not None:
+            return hit
+        folder = self.root / f"s{len(self._open)}"
+        mem = Memory.open(folder, encoder=self.encoder, device="cpu", ingest=ing, **memory_kwargs)
+        metas, pos_in_group, last = [], 0, None
+        for d in part.docs:
+            pos_in_group = pos_in_group + 1 if d.group == last else 0
+            last = d.group
+            metas.append({"doc": d.id, "session": d.group, "position": pos_in_group})
+        ids = mem.add([d.text for d in part.docs], metadata=metas)
+        self._open[key] = (mem, ids)
+        return mem, ids
+
+    def close(self) -> None:
+        for mem, _ in self._open.values():
+            mem.close()
+        self._open.clear()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 class HHMem(Method):
-    """hhmem through its public :class:`~hybrid.memory.Memory` API, one temporary store per partition."""
+    """hhmem through its public :class:`~hybrid.memory.Memory` API on a store built from the partition."""
 
     def __init__(self, encoder: TextEncoder, spec: HHMemSpec | None = None, name: str = "hhmem",
-                 workdir: str | Path | None = None) -> None:
+                 workdir: str | Path | None = None, pool: StorePool | None = None) -> None:
         self.encoder, self.spec, self.name = encoder, spec or HHMemSpec(), name
+        self.pool = pool
         self.workdir = workdir
         if self.spec.hops is not None and not multihop_available():
             raise InvalidInputError("hops: this Memory has no multi-hop search (search_batch(..., hops=H))")
@@ -116,22 +156,12 @@ class HHMem(Method):
     def config(self) -> dict[str, Any]:
         s = self.spec
         return {
-            "context_keys": s.context,
+            "ingest": (s.ingest or IngestConfig()).to_dict(),
+            "recall": None if s.fusion or s.hops is not None else (s.recall or RecallConfig()).to_dict(),
             "fusion": s.fusion.to_dict() if s.fusion else None,
             "hops": s.hops,
             "hopfield": (s.hopfield or HopfieldConfig()).to_dict(),
         }
-
-    def build(self, part: Partition, folder: Path) -> tuple[Memory, list[int]]:
-        mem = Memory.open(folder, encoder=self.encoder, device="cpu", hopfield=self.spec.hopfield,
-                          **self.spec.memory_kwargs)
-        metas, pos_in_group, last = [], 0, None
-        for d in part.docs:
-            pos_in_group = pos_in_group + 1 if d.group == last else 0
-            last = d.group
-            metas.append({"doc": d.id, "session": d.group, "position": pos_in_group})
-        ids = add_with_context(mem, [d.text for d in part.docs], metadata=metas, context=self.spec.context)
-        return mem, ids
 
     def search(self, mem: Memory, queries: Sequence[str], depth: int) -> np.ndarray:
         s = self.spec
@@ -147,70 +177,70 @@ class HHMem(Method):
                         seen.append(res.id)
                 out[r, : min(len(seen), depth)] = seen[:depth]
             return out
-        return mem.search_ids(list(queries), depth)[1]
+        return mem.search_ids(list(queries), depth, hopfield=s.hopfield, recall=s.recall)[1]
 
     def rank(self, part: Partition, depth: int) -> list[list[int]]:
         if not part.docs or not part.queries:
             return [[] for _ in part.queries]
-        folder = Path(tempfile.mkdtemp(prefix="hhmem-eval-", dir=self.workdir))
+        own = self.pool is None
+        pool = self.pool or StorePool(self.encoder, self.workdir)
         try:
-            mem, ids = self.build(part, folder / "store")
-            try:
-                pos = {mid: p for p, mid in enumerate(ids)}
-                found = self.search(mem, [q.text for q in part.queries], min(depth, len(part.docs)))
-            finally:
-                mem.close()
+            mem, ids = pool.get(part, self.spec.ingest, self.spec.hopfield, self.spec.memory_kwargs)
+            pos = {mid: p for p, mid in enumerate(ids)}
+            found = self.search(mem, [q.text for q in part.queries], min(depth, len(part.docs)))
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            if own:
+                pool.close()
         return [[pos[int(i)] for i in row if int(i) in pos] for row in found]
 
 
-#: The default fusion configuration evaluated as "hhmem-fusion".
+#: The earlier conversational fusion, evaluated as "fusion-v1" for comparison.
 DEFAULT_FUSION = FusionConfig()
 
 
-def standard_methods(encoder: TextEncoder, *, ablations: bool = True, hops: int = 2) -> list[Method]:
-    """Baselines, hhmem single-hop, multi-hop (when available), hhmem-fusion and (optionally) its ablations.
+def ablation_configs() -> dict[str, tuple[IngestConfig | None, RecallConfig]]:
+    """The default recall with one stage switched off at a time (name -> (ingest, recall))."""
+    r = RecallConfig()
+    return {
+        "-context-keys": (IngestConfig(context_keys=False), r),
+        "-cues": (None, r.replace(nameless_weight=0.0, content_weight=0.0)),
+        "-bm25": (None, r.replace(lexical_weight=0.0)),
+        "-link-spread": (None, r.replace(link_spread=0.0)),
+        "-concept-spread": (None, r.replace(concept_spread=0.0)),
+        "-query-concepts": (None, r.replace(query_concepts=0.0)),
+    }
 
-    Ablations start from ``hhmem-stage1`` (the memory's stage-1 ranking: best-key cosine, no
-    settle) and add components alone and in pairs (``+context``, ``+bm25-rrf``, ``+spread``,
-    ``+entity``, ``+cues``), without the query cues unless named; ``+context+bm25-rrf+spread`` is
-    the fusion without the entity spread and the cues, ``+context+bm25-rrf+spread+entity`` without
-    the cues; ``fusion-earlier-default`` is the default before the query cues (k0 = 10, γ_e = 0.2, no cues);
-    ``hhmem-fusion+settle`` is the full fusion with the Hopfield settle on the dense lists.
+
+def standard_methods(encoder: TextEncoder, *, ablations: bool = True, hops: int = 2,
+                     pool: StorePool | None = None) -> list[Method]:
+    """Baselines, ``hhmem`` (exactly ``Memory.search`` with its defaults), and comparisons.
+
+    - ``flat``: exact cosine of the query to each document's text (no context keys);
+    - ``bm25``;
+    - ``rrf``: dense + BM25 reciprocal rank fusion (the query's dense list and BM25, k0 = 20;
+      built without context keys);
+    - ``hhmem``: ``Memory.search`` with every default;
+    - ``hhmem-dense``: ``Memory.search`` with only the dense list (``RecallConfig.dense()``);
+    - ``hhmem-multihop``: ``search_batch(..., hops=H)`` (explicit chains);
+    - ``fusion-v1``: the earlier conversational fusion (``FusionSearcher``), for comparison;
+    - with ``ablations``: ``hhmem`` with each stage switched off (:func:`ablation_configs`).
     """
-    f = DEFAULT_FUSION
+    pool = pool or StorePool(encoder)
+    plain = IngestConfig(context_keys=False)
+    rrf = RecallConfig.dense().replace(lexical_weight=1.0)
     methods: list[Method] = [
         FlatCosine(encoder),
         BM25(),
-        HHMem(encoder, HHMemSpec(), "hhmem"),
+        HHMem(encoder, HHMemSpec(ingest=plain, recall=rrf), "rrf", pool=pool),
+        HHMem(encoder, HHMemSpec(), "hhmem", pool=pool),
+        HHMem(encoder, HHMemSpec(recall=RecallConfig.dense()), "hhmem-dense", pool=pool),
     ]
     if multihop_available():
-        methods.append(HHMem(encoder, HHMemSpec(hops=hops), "hhmem-multihop"))
+        methods.append(HHMem(encoder, HHMemSpec(hops=hops), "hhmem-multihop", pool=pool))
+    methods.append(HHMem(encoder, HHMemSpec(fusion=DEFAULT_FUSION), "fusion-v1", pool=pool))
     if ablations:
-        def cfg(**kw: Any) -> FusionConfig:
-            return FusionConfig(**{**f.to_dict(), "nameless_weight": 0.0, "content_weight": 0.0, **kw})
-
-        cues = {"nameless_weight": f.nameless_weight, "content_weight": f.content_weight}
-
-        methods += [
-            HHMem(encoder, HHMemSpec(fusion=cfg(lexical_weight=0.0, spread=0.0, entity_spread=0.0)), "hhmem-stage1"),
-            HHMem(encoder, HHMemSpec(context=True, fusion=cfg(lexical_weight=0.0, spread=0.0, entity_spread=0.0)),
-                  "+context"),
-            HHMem(encoder, HHMemSpec(fusion=cfg(spread=0.0, entity_spread=0.0)), "+bm25-rrf"),
-            HHMem(encoder, HHMemSpec(fusion=cfg(lexical_weight=0.0, entity_spread=0.0)), "+spread"),
-            HHMem(encoder, HHMemSpec(fusion=cfg(lexical_weight=0.0, spread=0.0)), "+entity"),
-            HHMem(encoder, HHMemSpec(fusion=cfg(lexical_weight=0.0, spread=0.0, entity_spread=0.0, **cues)), "+cues"),
-            HHMem(encoder, HHMemSpec(context=True, fusion=cfg(spread=0.0, entity_spread=0.0)), "+context+bm25-rrf"),
-            HHMem(encoder, HHMemSpec(context=True, fusion=cfg(lexical_weight=0.0, entity_spread=0.0)), "+context+spread"),
-            HHMem(encoder, HHMemSpec(fusion=cfg(entity_spread=0.0)), "+bm25-rrf+spread"),
-            HHMem(encoder, HHMemSpec(context=True, fusion=cfg(entity_spread=0.0)), "+context+bm25-rrf+spread"),
-            HHMem(encoder, HHMemSpec(context=True, fusion=cfg()), "+context+bm25-rrf+spread+entity"),
-            HHMem(encoder, HHMemSpec(context=True, fusion=cfg(rrf_k=10.0, entity_spread=0.2)),
-                  "fusion-earlier-default"),
-            HHMem(encoder, HHMemSpec(context=True, fusion=cfg(settle=True, **cues)), "hhmem-fusion+settle"),
-        ]
-    methods.append(HHMem(encoder, HHMemSpec(context=True, fusion=f), "hhmem-fusion"))
+        for name, (ing, rc) in ablation_configs().items():
+            methods.append(HHMem(encoder, HHMemSpec(ingest=ing, recall=rc), "hhmem" + name, pool=pool))
     return methods
 
 

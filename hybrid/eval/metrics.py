@@ -51,6 +51,18 @@ def recall_any_all(ranked_ids: Sequence[Hashable], gold: Iterable[Hashable], k: 
     return float(any(g in top for g in gold)), float(all(g in top for g in gold))
 
 
+def recall_fraction(ranked_ids: Sequence[Hashable], gold: Iterable[Hashable], k: int) -> float:
+    """``recall@k``: the share of the gold ids among the first ``k`` ranked ids (LoCoMo's evidence
+    recall; HippoRAG's R@k for passages). 0 when there is no gold id.
+
+    Example:
+        >>> recall_fraction(["a", "x", "b"], ["a", "b", "c", "d"], 2)
+        0.25
+    """
+    gold = set(gold)
+    return len(gold & set(ranked_ids[:k])) / len(gold) if gold else 0.0
+
+
 def official_dcg(relevances: Sequence[float], k: int) -> float:
     """LongMemEval's DCG: ``r_0 + Σ_{i≥1} r_i / log2(i+1)`` over the first ``k`` entries."""
     rel = list(relevances)[:k]
@@ -161,7 +173,8 @@ def score_turns(
     out: dict[str, dict[str, float]] = {"turn": {}, "session": {}}
     for k in ks:
         a, al, nd = official_evaluate(ranking, gold, doc_ids, k)
-        out["turn"].update({f"recall_any@{k}": a, f"recall_all@{k}": al, f"ndcg_any@{k}": nd})
+        out["turn"].update({f"recall_any@{k}": a, f"recall_all@{k}": al, f"recall@{k}": recall_fraction(
+            [doc_ids[p] for p in ranking], gold, k), f"ndcg_any@{k}": nd})
         a, al, nd = grouped_evaluate(ranking, gold_groups, doc_groups, k)
         out["session"].update({f"recall_any@{k}": a, f"recall_all@{k}": al, f"ndcg_any@{k}": nd})
     return out

@@ -49,8 +49,13 @@ def evaluate(
     primary: str,
     extra: Callable[[Partition, Query, list[int]], dict[str, float]] | None = None,
     progress: bool = True,
+    rankings: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Rank every partition with every method, score each query, aggregate per category."""
+    """Rank every partition with every method, score each query, aggregate per category.
+
+    When ``rankings`` is a list, one row per (method, query) is appended to it: the query id,
+    the ranked document ids (best first) and the gold ids.
+    """
     from tqdm.auto import tqdm
 
     report: dict[str, Any] = {
@@ -82,6 +87,10 @@ def evaluate(
             bar.update(1)
             for q, r in zip(part.queries, ranks):
                 scored = scorer(part, q, r)
+                if rankings is not None:
+                    rankings.append({"method": m.name, "partition": part.name, "query": q.id,
+                                     "category": q.category, "retrieved": [part.docs[p].id for p in r],
+                                     "gold": list(q.gold)})
                 for level, vals in scored.items():
                     rows_by_level.setdefault(level, []).append(vals)
                 cats.append(q.category)
@@ -196,6 +205,16 @@ def plot(report: dict[str, Any], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def write_per_query(rankings: Sequence[dict[str, Any]], json_path: str | Path) -> Path:
+    """Write per-query rankings as JSONL beside a report (``<stem>.per-query.jsonl``)."""
+    path = Path(json_path).with_suffix(".per-query.jsonl")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as f:
+        for row in rankings:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return path
 
 
 def write_report(report: dict[str, Any], json_path: str | Path) -> dict[str, Path]:

@@ -37,8 +37,6 @@ import json
 import logging
 import os
 import re
-import threading
-import weakref
 from collections.abc import Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -264,25 +262,6 @@ def supports_links(memory: Memory) -> bool:
     return callable(getattr(memory, "link", None))
 
 
-_FUSION_LOCK = threading.Lock()
-_FUSION: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Memory -> its FusionSearcher
-
-
-def fusion_search(memory: Memory, query: str, k: int, namespace: str, where: dict[str, Any] | None = None) -> list:
-    """Fusion ranking (:class:`hybrid.fusion.FusionSearcher`, one per Memory, created on first use).
-
-    The searcher's lexical index and neighbour tables are caches rebuilt when the store changes;
-    one lock keeps concurrent requests from rebuilding them at the same time.
-    """
-    from ..fusion import FusionSearcher
-
-    with _FUSION_LOCK:
-        searcher = _FUSION.get(memory)
-        if searcher is None:
-            searcher = _FUSION[memory] = FusionSearcher(memory)
-        return searcher.search(query, k, namespace=namespace, where=where)
-
-
 def open_memory(path: str | os.PathLike, *, encoder: Any = "default", create: bool = True, backend: str = "exact") -> Memory:
     """Open a store for serving (multi-hop support is detected from the Memory, see :func:`supports_hops`);
     ``backend`` is the retriever's stage 1 (``"exact"`` or an approximate index kept in the store folder)."""
@@ -489,16 +468,12 @@ def create_app(
         if multi_hop:
             kwargs["hops"] = body.hops
         try:
-            if body.fusion:
-                results = fusion_search(mem, body.query, body.k, namespace, body.where)
-            else:
-                results = mem.search(body.query, body.k, **kwargs)
+            results = mem.search(body.query, body.k, **kwargs)
         except NotFoundError:
             # The namespace holds no memories yet: an empty recall, not an error.
             results = []
         hits = [m.SearchHit(**r.to_dict()) for r in results if r.namespace == namespace]
-        return m.SearchResponse(namespace=namespace, query=body.query, k=body.k, hops=body.hops, fusion=body.fusion,
-                                results=hits)
+        return m.SearchResponse(namespace=namespace, query=body.query, k=body.k, hops=body.hops, results=hits)
 
     @app.post("/v1/ns/{namespace}/links", response_model=m.LinkResponse, tags=["search"])
     def link(namespace: NS, body: m.LinkRequest) -> m.LinkResponse:

@@ -6,7 +6,7 @@ nor delete another agent's memories. The store may be open in other processes at
 
 Tools:
     remember(text, metadata=None)   -> {"id", "namespace"}
-    recall(query, k=5, hops=0, fusion=False, where=None) -> {"results": [{"id", "score", "text", "metadata", "hop", "path"}]}
+    recall(query, k=5, hops=0, where=None) -> {"results": [{"id", "score", "text", "metadata", "hop", "path", "via"}]}
     forget(id)                      -> {"deleted": true} (an error result for an id not in the namespace)
 
 Run it with ``hhmem mcp --store PATH --namespace NAME``; see ``docs/service.md`` for an agent config.
@@ -20,7 +20,7 @@ from ..errors import HHMemError, NotFoundError
 from ..memory import Memory
 from ..store import validate_namespace
 from . import models as m
-from .api import fusion_search, supports_hops
+from .api import supports_hops
 
 SERVER_NAME = "hhmem"
 
@@ -62,10 +62,8 @@ def build_server(memory: Memory, *, namespace: str = "default") -> Any:
         return {"id": ids[0], "namespace": namespace}
 
     @server.tool(description="Recall the k stored memories that best match a query (hops > 0: follow associations; "
-                             "fusion=true: dense + keyword + query-cue fusion ranking, best for conversations; "
                              "where: metadata equality filter {key: scalar}).")
-    def recall(query: str, k: int = 5, hops: int = 0, fusion: bool = False,
-               where: dict[str, Any] | None = None) -> dict[str, Any]:
+    def recall(query: str, k: int = 5, hops: int = 0, where: dict[str, Any] | None = None) -> dict[str, Any]:
         check_text(query, "query", m.MAX_QUERY_CHARS)
         if not 1 <= k <= m.MAX_K:
             raise ToolError(f"k must be between 1 and {m.MAX_K}, got {k}")
@@ -73,19 +71,18 @@ def build_server(memory: Memory, *, namespace: str = "default") -> Any:
             raise ToolError(f"hops must be between 0 and {m.MAX_HOPS}, got {hops}")
         if hops and not multi_hop:
             raise ToolError("hops > 0 needs the associative memory, which this server does not have; use hops=0")
-        if fusion and hops:
-            raise ToolError("fusion cannot be combined with hops")
         kwargs: dict[str, Any] = {"namespace": namespace, "where": where}
         if multi_hop:
             kwargs["hops"] = hops
         try:
-            results = fusion_search(memory, query, k, namespace, where) if fusion else memory.search(query, k, **kwargs)
+            results = memory.search(query, k, **kwargs)
         except NotFoundError:
             results = []  # nothing remembered in this namespace yet
         except HHMemError as exc:
             raise ToolError(str(exc)) from None
         return {"results": [
-            {"id": r.id, "score": r.score, "text": r.text, "metadata": r.metadata, "hop": r.hop, "path": r.path}
+            {"id": r.id, "score": r.score, "text": r.text, "metadata": r.metadata, "hop": r.hop, "path": r.path,
+             "via": r.via}
             for r in results if r.namespace == namespace
         ]}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..store import validate_metadata, validate_where
 
@@ -127,19 +127,11 @@ class SearchRequest(BaseModel):
     k: int = Field(5, ge=1, le=MAX_K)
     hops: int = Field(0, ge=0, le=MAX_HOPS, description="0: direct recall only; h > 0 needs the associative memory.")
     where: dict[str, Any] | None = Field(None, description="Metadata equality filter {key: scalar}.")
-    fusion: bool = Field(False, description="Rank with the fusion search (dense + BM25 + query cues + order and "
-                         "entity spread, hybrid.fusion); combines with where, not with hops.")
 
     @field_validator("query")
     @classmethod
     def _query(cls, v: str) -> str:
         return _check_text(v, "query")
-
-    @model_validator(mode="after")
-    def _fusion_alone(self) -> SearchRequest:
-        if self.fusion and self.hops:
-            raise ValueError("fusion cannot be combined with hops")
-        return self
 
     @field_validator("where")
     @classmethod
@@ -189,6 +181,7 @@ class SearchHit(BaseModel):
     namespace: str
     hop: int
     path: list[int]
+    via: str = Field("direct", description="How the recall reached it: direct, concept:<concept>, link:<id> or hop.")
 
 
 class SearchResponse(BaseModel):
@@ -196,7 +189,6 @@ class SearchResponse(BaseModel):
     query: str
     k: int
     hops: int
-    fusion: bool = False
     results: list[SearchHit]
 
 

@@ -1,0 +1,169 @@
+"""The default recall: seeds from the two-stage Hopfield retriever and BM25, fused; link spread; concept spread.
+
+:class:`Recall` is what :meth:`hybrid.memory.Memory.search` runs, so the library, the CLI, the
+HTTP API, the MCP server and the evaluation all rank the same way. Every stage is named in
+:class:`~hybrid.recall.config.RecallConfig` and switched off by a weight of 0.
+
+Each result says how it was reached: ``"direct"`` (a seed list ranked it), ``"concept:<c>"``
+(only the concept spread brought it, mostly through concept ``c``) or ``"link:<id>"`` (only the
+link spread brought it, from memory ``id``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..config import HopfieldConfig
+from ..errors import InvalidInputError
+from ..store import validate_where
+from .concepts import extract_concepts
+from .config import RecallConfig
+from .cues import hub_free_cues
+from .fuse import order_spread, reciprocal_rank_fusion
+from .lexical import LexicalIndex
+from .spread import spread
+
+DIRECT = "direct"
+
+
+@dataclass
+class RecallOutput:
+    """``scores``/``ids`` ``[n, k]`` (the retrieval contract's padding) and how each result was reached."""
+
+    scores: np.ndarray
+    ids: np.ndarray
+    via: list[list[str]]
+
+
+class Recall:
+    """The recall pipeline over one :class:`~hybrid.memory.Memory`.
+
+    Args:
+        memory: the memory whose retriever, store and concept graph it reads.
+        config: default stage settings (a call may pass its own).
+    """
+
+    def __init__(self, memory: Any, config: RecallConfig | None = None) -> None:
+        self.memory = memory
+        self.config = config or RecallConfig()
+        self.lexical = LexicalIndex(memory.store)
+
+    # ------------------------------------------------------------------ stages
+    def _dense_lists(self, texts: Sequence[str] | None, vectors: np.ndarray | None, cfg: RecallConfig,
+                     namespace: str | None, where: Mapping[str, Any] | None) -> tuple[list[np.ndarray], list[float]]:
+        n = len(texts) if texts is not None else len(vectors)
+        cue_w = [(j, w) for j, w in enumerate((cfg.nameless_weight, cfg.content_weight)) if w > 0] if texts else []
+        if texts is not None:
+            batch = list(texts)
+            if cue_w:
+                df, size = self.lexical.word_df(namespace)
+                cues = [hub_free_cues(t, df, n=size, hub_fraction=cfg.hub_fraction) for t in texts]
+                for j, _ in cue_w:
+                    batch += [c[j] for c in cues]
+            q = self.memory.encode_queries(batch)
+        else:
+            q = vectors
+        hop = HopfieldConfig(state_weight=1.0) if cfg.settle else HopfieldConfig(max_steps=0, candidates=cfg.depth)
+        ids = self.memory.dense_search(q, cfg.depth, namespace=namespace, where=where, hopfield=hop)[1]
+        lists, weights = [ids[:n]], [cfg.dense_weight]
+        for t, (_, w) in enumerate(cue_w):
+            lists.append(ids[n * (t + 1): n * (t + 2)])
+            weights.append(cfg.dense_weight * w)
+        return lists, weights
+
+    def _concept_list(self, fused: dict[int, float], query_text: str | None, cfg: RecallConfig,
+                      namespace: str | None, allowed: set[int] | None) -> tuple[list[int], dict[int, str]]:
+        """Memories ranked by the activation the concept walk brought them, and the concept that brought most."""
+        graph = self.memory.concept_graph
+        g = graph.matrices(cfg.max_df)
+        if g.a.shape[0] == 0 or g.a.nnz == 0:
+            return [], {}
+        top = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[: cfg.seeds]
+        p0 = np.zeros(g.a.shape[0])
+        for m, s in top:
+            r = g.row.get(m)
+            if r is not None:
+                p0[r] = s
+        q = g.query_vector(extract_concepts(query_text), namespace) if query_text and cfg.query_concepts > 0 \
+            else np.zeros(g.a.shape[1])
+        if p0.sum() <= 0 and q.sum() <= 0:
+            return [], {}
+        x, c = spread((g.t_mc, g.t_cm), p0, q, steps=cfg.steps, restart=cfg.restart, query_weight=cfg.query_concepts)
+        mass = p0.sum()
+        x = x - cfg.restart * (p0 / mass if mass > 0 else p0)  # what came through the graph
+        order = np.argsort(-x, kind="stable")
+        ranked: list[int] = []
+        via: dict[int, str] = {}
+        for r in order[: cfg.depth * 4].tolist():
+            if x[r] <= 1e-12 or len(ranked) >= cfg.depth:
+                break
+            m = int(g.ids[r])
+            if allowed is not None and m not in allowed:
+                continue
+            ranked.append(m)
+            row = g.a.getrow(r)
+            if row.nnz:
+                contrib = row.data * c[row.indices]
+                via[m] = "concept:" + g.names[int(row.indices[int(np.argmax(contrib))])][1]
+        return ranked, via
+
+    # ------------------------------------------------------------------ search
+    def search(
+        self,
+        queries: Sequence[str] | np.ndarray,
+        k: int,
+        *,
+        namespace: str | None = None,
+        where: Mapping[str, Any] | None = None,
+        config: RecallConfig | None = None,
+    ) -> RecallOutput:
+        """Recall ``k`` memories for each query (texts, or ``[n, d]`` vectors: then the text stages
+        — cues, BM25, query concepts — have nothing to work on and are skipped)."""
+        cfg = config or self.config
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise InvalidInputError(f"k must be an int >= 1, got {k!r}")
+        k = int(k)
+        texts = None if isinstance(queries, np.ndarray) else [str(t) for t in queries]
+        vectors = queries if isinstance(queries, np.ndarray) else None
+        n = len(texts) if texts is not None else len(vectors)
+        allowed = None
+        if namespace is not None or where:
+            allowed = set(self.memory.store.ids_matching(namespace=namespace, where=validate_where(where)).tolist())
+        lists, weights = [], []
+        if cfg.dense_weight > 0:
+            lists, weights = self._dense_lists(texts, vectors, cfg, namespace, where)
+        if cfg.lexical_weight > 0 and texts is not None:
+            lists.append(self.lexical.search(texts, cfg.depth, namespace=namespace, allowed=allowed)[1])
+            weights.append(cfg.lexical_weight)
+        out_s = np.full((n, k), -np.inf, dtype=np.float32)
+        out_i = np.full((n, k), -1, dtype=np.int64)
+        via_all: list[list[str]] = []
+        if not lists:
+            return RecallOutput(out_s, out_i, [[] for _ in range(n)])
+        fused_rows = reciprocal_rank_fusion(lists, weights, cfg.rrf_k)
+        links = self.memory.concept_graph.links() if cfg.link_spread > 0 else {}
+        for r, fused in enumerate(fused_rows):
+            via: dict[int, str] = {}
+            scores = dict(fused)
+            if links:
+                scores = order_spread(scores, links, cfg.link_spread)
+                for m in scores.keys() - fused.keys():
+                    best = max(links.get(m, ()), key=lambda o: (fused.get(o, 0.0), -o), default=None)
+                    via[m] = f"link:{best}"
+            if cfg.concept_spread > 0:
+                ranked, cvia = self._concept_list(scores, texts[r] if texts else None, cfg, namespace, allowed)
+                for rank, m in enumerate(ranked):
+                    if m not in scores:
+                        via[m] = cvia.get(m, "concept")
+                    scores[m] = scores.get(m, 0.0) + cfg.concept_spread / (cfg.rrf_k + rank + 1)
+            if allowed is not None:
+                scores = {m: s for m, s in scores.items() if m in allowed}
+            best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+            for j, (m, s) in enumerate(best):
+                out_s[r, j], out_i[r, j] = s, m
+            via_all.append([via.get(m, DIRECT) for m, _ in best])
+        return RecallOutput(out_s, out_i, via_all)
