@@ -20,10 +20,13 @@ from .errors import (
     StoreVersionError,
 )
 from .memory import Memory, SearchResult
+from .recall import IngestConfig, RecallConfig
 from .retriever import Backend, HNSWConfig, HopfieldRetriever, IVFConfig
 from .store import Key, MemoryRecord, Store
 
 __all__ = [
+    "IngestConfig",
+    "RecallConfig",
     "__version__",
     "Backend",
     "CallableEncoder",

@@ -587,8 +587,9 @@ class Memory:
 
         Text queries go through the default recall (:class:`~hybrid.recall.Recall`, stages and
         weights from ``recall`` or the memory's :class:`~hybrid.recall.RecallConfig`); scores are
-        then fused scores, not cosines. Vector queries, or an explicit ``hopfield``, rank by the
-        two-stage Hopfield retriever alone (:meth:`dense_search`, cosine scores). With
+        then fused scores, not cosines. Vector queries, an explicit ``hopfield``, or
+        ``recall=RecallConfig.dense()`` rank by the two-stage Hopfield retriever alone
+        (:meth:`dense_search`, cosine scores). With
         ``hops > 0`` the ranking blends in memories reached through associations (see
         :meth:`search_batch`).
         """
@@ -599,8 +600,10 @@ class Memory:
 
     def _recall_or_dense(self, queries, k, namespace, where, hopfield, recall):
         """``(scores, ids, via)`` of the default recall, or of the dense retriever (``via`` None)."""
-        if isinstance(queries, np.ndarray) or hopfield is not None:
-            return (*self.dense_search(queries, k, namespace=namespace, where=where, hopfield=hopfield), None)
+        cfg = recall or self.recall_config
+        if isinstance(queries, np.ndarray) or hopfield is not None or cfg.dense_only:
+            hop = hopfield if hopfield is not None or not cfg.settle else HopfieldConfig(state_weight=1.0)
+            return (*self.dense_search(queries, k, namespace=namespace, where=where, hopfield=hop), None)
         texts = validate_texts([queries] if isinstance(queries, str) else list(queries), name="queries")
         with self._lock:
             self.refresh()

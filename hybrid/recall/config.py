@@ -91,8 +91,8 @@ class RecallConfig:
     dense_weight: float = 1.0
     nameless_weight: float = 0.3
     content_weight: float = 1.0
-    lexical_weight: float = 1.0
-    rrf_k: float = 20.0
+    lexical_weight: float = 0.5
+    rrf_k: float = 5.0
     depth: int = 100
     link_spread: float = 0.3
     concept_spread: float = 1.0
@@ -127,6 +127,12 @@ class RecallConfig:
         if bad:
             raise InvalidInputError(f"RecallConfig has no field {bad[0]!r} (fields: {', '.join(sorted(known))})")
         return RecallConfig(**{**self.to_dict(), **changes})
+
+    @property
+    def dense_only(self) -> bool:
+        """Only the query's dense list is on: the ranking is the two-stage retriever's (cosine scores)."""
+        return (self.nameless_weight == 0 and self.content_weight == 0 and self.lexical_weight == 0
+                and self.link_spread == 0 and self.concept_spread == 0)
 
     @classmethod
     def dense(cls) -> RecallConfig:

@@ -53,8 +53,8 @@ def test_hops_rank_memory_reachable_only_by_association(store_path, hash_encoder
         ids = mem.add(FACTS)
         mem.link(ids[0], ids[3])
         q = FACTS[0]
-        flat = mem.search(q, 2)
-        assert ids[3] not in [r.id for r in flat], "precondition: not a direct hit"
+        flat = mem.dense_search(q, 2)[1][0].tolist()
+        assert ids[3] not in flat, "precondition: not a direct hit"
         res = mem.search(q, 2, hops=1)
         by_id = {r.id: r for r in res}
         assert ids[3] in by_id, f"the associated memory must be ranked with hops=1: {res}"

@@ -17,9 +17,12 @@ from hybrid import (
     StoreMismatchError,
     StoreVersionError,
 )
+from hybrid.recall import RecallConfig
 from hybrid.store import DATABASE, FORMAT_VERSION, MANIFEST
 
 TEXTS = ["the red kettle is in the pantry", "Oslo is cold in winter", "my dentist is Dr Ruiz", "bikes need oil"]
+
+DENSE = RecallConfig.dense()  # the two-stage retriever alone: cosine scores
 
 
 def snapshot(store_path):
@@ -221,16 +224,16 @@ def test_list_count_stats(hash_memory):
 @pytest.mark.parametrize("backend", ["hnswlib", "hnsw"])
 def test_memory_with_an_approximate_stage1(store_path, hash_encoder, backend):
     """``Memory(backend=...)`` reaches the retriever; on a small store the graph finds what exact
-    stage 1 finds, filters fall back to exact stage 1, and deleted memories never come back."""
+    stage 1 finds (compared on the dense recall alone, whose scores are cosines), filters fall back to exact stage 1, and deleted memories never come back."""
     pytest.importorskip("hnswlib" if backend == "hnswlib" else "faiss")
     texts = [f"note {i}: the {w} in room {i % 7} was checked" for i, w in enumerate(["kettle", "lamp", "door", "window"] * 50)]
     with Memory.open(store_path, encoder=hash_encoder, device="cpu") as exact:
         ids = exact.add(texts[:100], namespace="a") + exact.add(texts[100:], namespace="b")
-        want = [exact.search(t, k=3) for t in texts[:20]]
+        want = [exact.search(t, k=3, recall=DENSE) for t in texts[:20]]
     with Memory.open(store_path, encoder=hash_encoder, device="cpu", backend=backend) as mem:
         assert mem.stats()["backend"] == backend
         for text, w in zip(texts[:20], want):
-            g = mem.search(text, k=3)  # the hash encoder gives many equal scores: compare scores, not tied ids
+            g = mem.search(text, k=3, recall=DENSE)  # hash encoder: many equal scores; compare scores, not tied ids
             assert np.allclose([r.score for r in g], [r.score for r in w], atol=1e-5), f"{backend} differs from exact for {text!r}"
             assert all(r.id in ids for r in g)
         assert {r.id for r in mem.search("kettle", k=5, namespace="a")} <= set(ids[:100])
@@ -247,12 +250,12 @@ def test_approximate_index_is_kept_in_the_store_folder(store_path, hash_encoder)
     texts = [f"entry {i} about topic {i % 13} and item {i * 7 % 31}" for i in range(300)]
     with Memory.open(store_path, encoder=hash_encoder, device="cpu", backend="hnswlib") as mem:
         mem.add(texts)
-        want = [r.id for r in mem.search(texts[5], k=5)]
+        want = [r.id for r in mem.search(texts[5], k=5, recall=DENSE)]
     graph = store_path / "ann-hnswlib.idx"
     assert graph.is_file() and (store_path / "ann-hnswlib.idx.json").is_file()
     with Memory.open(store_path, encoder=hash_encoder, device="cpu", backend="hnswlib") as mem:
         assert mem.retriever.index_rows == 300, "the saved graph must be loaded, not rebuilt"
-        assert [r.id for r in mem.search(texts[5], k=5)] == want
+        assert [r.id for r in mem.search(texts[5], k=5, recall=DENSE)] == want
         mem.add(["one more entry about topic 99"])
     with Memory.open(store_path, encoder=hash_encoder, device="cpu", backend="hnswlib") as mem:
         assert mem.retriever.index_rows == 301, "the graph extended in the last session was saved"
@@ -261,7 +264,7 @@ def test_approximate_index_is_kept_in_the_store_folder(store_path, hash_encoder)
         mem = Memory.open(store_path, encoder=hash_encoder, device="cpu", backend="hnswlib")
     with mem:
         assert mem.retriever.index_rows == 0 and mem.count() == 301
-        assert [r.id for r in mem.search(texts[5], k=5)] == want
+        assert [r.id for r in mem.search(texts[5], k=5, recall=DENSE)] == want
     with Memory.open(store_path, encoder=hash_encoder, device="cpu", backend="hnswlib") as mem:
         assert mem.retriever.index_rows == 301, "the rebuilt graph replaced the damaged file at close"
 

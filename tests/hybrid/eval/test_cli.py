@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from hybrid.cli import main
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "eval"
-BASELINES = {"flat", "bm25", "hhmem", "hhmem-fusion"}
+BASELINES = {"flat", "bm25", "rrf", "hhmem", "hhmem-dense", "fusion-v1"}
 
 
 def _run(args, tmp_path):

@@ -125,19 +125,20 @@ def test_create_app_from_path_opens_and_closes_its_store(tmp_path):
         assert (path / "ann-hnswlib.idx").is_file(), "the served store's graph is saved at shutdown"
 
 
-def test_fusion_search_finds_keyword_matches_and_rejects_hops(api_client):
-    """fusion=true ranks with hybrid.fusion (BM25 inside); it combines with where, not with hops."""
+def test_search_is_the_default_recall_in_its_namespace(api_client):
+    """HTTP search runs Memory.search's default recall: results say how they were reached, stay in
+    their namespace, honour where, and an old 'fusion' field is refused (no second ranking route)."""
     ids = add(api_client, "fz", CORPUS)
     other = add(api_client, "fz-other", CORPUS[:2])
-    r = api_client.post("/v1/ns/fz/search", json={"query": CORPUS[2], "k": 3, "fusion": True})
+    r = api_client.post("/v1/ns/fz/search", json={"query": CORPUS[2], "k": 3})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["fusion"] is True and body["results"][0]["id"] == ids[2], body
-    assert all(h["namespace"] == "fz" and h["id"] not in other for h in body["results"]), "fusion must stay in its namespace"
-    r = api_client.post("/v1/ns/fz/search", json={"query": "x", "fusion": True, "hops": 1})
+    assert body["results"][0]["id"] == ids[2] and body["results"][0]["via"] == "direct", body
+    assert all(h["namespace"] == "fz" and h["id"] not in other for h in body["results"]), "search must stay in its namespace"
+    r = api_client.post("/v1/ns/fz/search", json={"query": "x", "fusion": True})
     assert r.status_code == 422 and "fusion" in r.text, r.text
-    (copy_id,) = add(api_client, "fz", [CORPUS[2]], metadata={"source": "copy"})
-    r = api_client.post("/v1/ns/fz/search", json={"query": CORPUS[2], "k": 3, "fusion": True, "where": {"source": "copy"}})
+    (copy_id,) = add(api_client, "fz", [CORPUS[2] + " (copy)"], metadata={"source": "copy"})
+    r = api_client.post("/v1/ns/fz/search", json={"query": CORPUS[2], "k": 3, "where": {"source": "copy"}})
     assert r.status_code == 200 and [h["id"] for h in r.json()["results"]] == [copy_id], r.text
-    r = api_client.post("/v1/ns/empty-ns/search", json={"query": "anything", "fusion": True})
+    r = api_client.post("/v1/ns/empty-ns/search", json={"query": "anything"})
     assert r.status_code == 200 and r.json()["results"] == [], r.text
