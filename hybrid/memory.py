@@ -476,6 +476,23 @@ class Memory:
             self.refresh(force=True)
         return deleted
 
+    # --------------------------------------------------------- export/import
+    def export_jsonl(self, out: Any, *, namespace: str | None = None, vectors: bool = False) -> dict[str, int]:
+        """Write every memory (of ``namespace``) with its times, keys and links as JSONL to the text
+        stream ``out`` (format: :mod:`hybrid.transfer`); returns ``{"memories": n, "links": m}``."""
+        from .transfer import export_jsonl
+
+        with self._lock:
+            return export_jsonl(self, out, namespace=namespace, vectors=vectors)
+
+    def import_jsonl(self, lines: Iterable[str], *, name: str = "<input>", dedupe: bool = True,
+                     namespace: str | None = None) -> Any:
+        """Store an export written by :meth:`export_jsonl`; returns a
+        :class:`~hybrid.transfer.ImportResult` (``ids``: old id -> new id)."""
+        from .transfer import import_jsonl
+
+        return import_jsonl(self, lines, name=name, dedupe=dedupe, namespace=namespace)
+
     # ------------------------------------------------------------------ reads
     def get(self, memory_id: int) -> MemoryRecord:
         return self.store.get(int(memory_id))
