@@ -14,6 +14,8 @@ Routes (all JSON; every error is ``{"error": {"status", "type", "message", "deta
     POST   /v1/ns/{ns}/memories/delete            delete several ids
     POST   /v1/ns/{ns}/search                     recall (hops=0 direct, hops>0 multi-hop)
     POST   /v1/ns/{ns}/links                      associate two memories (multi-hop memories only)
+    DELETE /v1/ns/{ns}                            delete every memory of the namespace
+    GET    /v1/ns/{ns}/export?vectors=            the namespace as an hhmem export (JSONL, hybrid.transfer)
 
 Namespaces are part of the path and every memory belongs to exactly one. A memory id that exists
 in another namespace is answered exactly like an id that does not exist (404), so a client cannot
@@ -48,7 +50,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -268,8 +270,10 @@ _FUSION_LOCK = threading.Lock()
 _FUSION: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Memory -> its FusionSearcher
 
 
-def fusion_search(memory: Memory, query: str, k: int, namespace: str, where: dict[str, Any] | None = None) -> list:
-    """Fusion ranking (:class:`hybrid.fusion.FusionSearcher`, one per Memory, created on first use).
+def fusion_search(memory: Memory, query: str, k: int, namespace: str, where: dict[str, Any] | None = None,
+                  min_score: float | None = None) -> list:
+    """Fusion ranking (:class:`hybrid.fusion.FusionSearcher`, one per Memory, created on first use);
+    results whose fused score is below ``min_score`` are dropped.
 
     The searcher's lexical index and neighbour tables are caches rebuilt when the store changes;
     one lock keeps concurrent requests from rebuilding them at the same time.
@@ -280,7 +284,8 @@ def fusion_search(memory: Memory, query: str, k: int, namespace: str, where: dic
         searcher = _FUSION.get(memory)
         if searcher is None:
             searcher = _FUSION[memory] = FusionSearcher(memory)
-        return searcher.search(query, k, namespace=namespace, where=where)
+        results = searcher.search(query, k, namespace=namespace, where=where)
+    return [r for r in results if min_score is None or r.score >= min_score]
 
 
 def open_memory(path: str | os.PathLike, *, encoder: Any = "default", create: bool = True, backend: str = "exact") -> Memory:
@@ -440,7 +445,7 @@ def create_app(
     @app.post("/v1/ns/{namespace}/memories", status_code=201, response_model=m.AddResponse, tags=["memories"])
     def add(namespace: NS, body: m.AddRequest) -> m.AddResponse:
         ids = mem.add([x.text for x in body.memories], metadata=[x.metadata for x in body.memories],
-                      namespace=namespace)
+                      namespace=namespace, created_at=[x.created_at for x in body.memories])
         return m.AddResponse(namespace=namespace, ids=ids)
 
     @app.get("/v1/ns/{namespace}/memories", response_model=m.ListResponse, tags=["memories"])
@@ -485,12 +490,13 @@ def create_app(
         if body.hops > 0 and not multi_hop:
             raise ServiceError(501, "not_implemented",
                                "multi-hop search (hops > 0) needs the associative memory, which this server does not have")
-        kwargs: dict[str, Any] = {"namespace": namespace, "where": body.where}
+        kwargs: dict[str, Any] = {"namespace": namespace, "where": body.where, "since": body.since,
+                                  "until": body.until, "min_score": body.min_score}
         if multi_hop:
             kwargs["hops"] = body.hops
         try:
             if body.fusion:
-                results = fusion_search(mem, body.query, body.k, namespace, body.where)
+                results = fusion_search(mem, body.query, body.k, namespace, body.where, body.min_score)
             else:
                 results = mem.search(body.query, body.k, **kwargs)
         except NotFoundError:
@@ -499,6 +505,22 @@ def create_app(
         hits = [m.SearchHit(**r.to_dict()) for r in results if r.namespace == namespace]
         return m.SearchResponse(namespace=namespace, query=body.query, k=body.k, hops=body.hops, fusion=body.fusion,
                                 results=hits)
+
+    @app.delete("/v1/ns/{namespace}", response_model=m.NamespaceDeleteResponse, tags=["memories"])
+    def delete_namespace(namespace: NS) -> m.NamespaceDeleteResponse:
+        ids = mem.delete_namespace(namespace)
+        return m.NamespaceDeleteResponse(namespace=namespace, deleted=len(ids), ids=ids)
+
+    @app.get("/v1/ns/{namespace}/export", tags=["memories"], response_class=StreamingResponse,
+             responses={200: {"content": {"application/x-ndjson": {}},
+                              "description": "One JSON object per line: a header, the memories, the links."}})
+    def export_namespace(namespace: NS, vectors: Annotated[bool, Query()] = False) -> StreamingResponse:
+        from ..transfer import export_records
+
+        lines = (json.dumps(obj, ensure_ascii=False) + "\n"
+                 for obj in export_records(mem, namespace=namespace, vectors=vectors))
+        return StreamingResponse(lines, media_type="application/x-ndjson",
+                                 headers={"Content-Disposition": f'attachment; filename="{namespace}.jsonl"'})
 
     @app.post("/v1/ns/{namespace}/links", response_model=m.LinkResponse, tags=["search"])
     def link(namespace: NS, body: m.LinkRequest) -> m.LinkResponse:

@@ -11,7 +11,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..errors import InvalidInputError
+from ..memory import check_min_score
 from ..store import validate_metadata, validate_where
+from ..times import parse_time
 
 #: Characters in one memory's text (the store itself allows more; the service keeps requests small).
 MAX_TEXT_CHARS = 16_000
@@ -45,6 +48,19 @@ def _check_metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return meta
 
 
+#: A time as JSON: epoch seconds or an ISO 8601 string (see :mod:`hybrid.times`).
+TimeValue = int | float | str | None
+
+
+def _check_time(value: TimeValue, name: str, relative: bool) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_time(value, name=name, relative=relative)
+    except InvalidInputError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def _check_text(value: str, name: str) -> str:
     if not value.strip():
         raise ValueError(f"{name} is blank; give some non-whitespace text")
@@ -57,6 +73,7 @@ class MemoryIn(BaseModel):
     model_config = _STRICT
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="The memory's text.")
     metadata: dict[str, Any] | None = Field(None, description="JSON object of scalar/nested values.")
+    created_at: TimeValue = Field(None, description="When it happened: epoch seconds or ISO 8601 (default: now).")
 
     @field_validator("text")
     @classmethod
@@ -67,6 +84,11 @@ class MemoryIn(BaseModel):
     @classmethod
     def _meta(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
         return _check_metadata(v)
+
+    @field_validator("created_at")
+    @classmethod
+    def _created(cls, v: TimeValue) -> float | None:
+        return _check_time(v, "created_at", relative=False)
 
 
 class AddRequest(BaseModel):
@@ -128,7 +150,13 @@ class SearchRequest(BaseModel):
     hops: int = Field(0, ge=0, le=MAX_HOPS, description="0: direct recall only; h > 0 needs the associative memory.")
     where: dict[str, Any] | None = Field(None, description="Metadata equality filter {key: scalar}.")
     fusion: bool = Field(False, description="Rank with the fusion search (dense + BM25 + query cues + order and "
-                         "entity spread, hybrid.fusion); combines with where, not with hops.")
+                         "entity spread, hybrid.fusion); combines with where and min_score, not with hops, "
+                         "since or until.")
+    since: TimeValue = Field(None, description="Only memories created at or after: epoch seconds, ISO 8601, or a "
+                             "duration before now (\"7d\", \"12h\").")
+    until: TimeValue = Field(None, description="Only memories created at or before (same forms as since).")
+    min_score: float | None = Field(None, description="Drop results scoring below this (cosine; the fused score "
+                                    "with fusion).")
 
     @field_validator("query")
     @classmethod
@@ -139,7 +167,24 @@ class SearchRequest(BaseModel):
     def _fusion_alone(self) -> SearchRequest:
         if self.fusion and self.hops:
             raise ValueError("fusion cannot be combined with hops")
+        if self.fusion and (self.since is not None or self.until is not None):
+            raise ValueError("fusion cannot be combined with since/until yet")
+        if self.since is not None and self.until is not None and self.since > self.until:
+            raise ValueError("since is after until; nothing can match")
         return self
+
+    @field_validator("since", "until")
+    @classmethod
+    def _time(cls, v: TimeValue, info: Any) -> float | None:
+        return _check_time(v, info.field_name, relative=True)
+
+    @field_validator("min_score")
+    @classmethod
+    def _min_score(cls, v: float | None) -> float | None:
+        try:
+            return check_min_score(v)
+        except InvalidInputError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("where")
     @classmethod
@@ -189,6 +234,7 @@ class SearchHit(BaseModel):
     namespace: str
     hop: int
     path: list[int]
+    created_at: float | None = None
 
 
 class SearchResponse(BaseModel):
@@ -206,6 +252,12 @@ class NamespaceStats(BaseModel):
     model: str
     dim: int
     multi_hop: bool
+
+
+class NamespaceDeleteResponse(BaseModel):
+    namespace: str
+    deleted: int = Field(description="Memories deleted (with their keys and links).")
+    ids: list[int]
 
 
 class ErrorBody(BaseModel):
