@@ -96,6 +96,31 @@ def time_range(since: object = None, until: object = None) -> tuple[float | None
     return lo, hi
 
 
+#: Date formats of benchmark files: LoCoMo ("1:56 pm on 8 May, 2023") and LongMemEval
+#: ("2023/05/20 (Sat) 02:21"); read as UTC.
+DATASET_DATE_FORMATS = ("%I:%M %p on %d %B, %Y", "%I:%M %p on %d %b, %Y", "%Y/%m/%d (%a) %H:%M", "%Y/%m/%d")
+
+
+def parse_dataset_date(text: object) -> float | None:
+    """Epoch seconds of a benchmark's session date string, or ``None`` when it has none or another form.
+
+    Example:
+        >>> parse_dataset_date("1:56 pm on 8 May, 2023")
+        1683554160.0
+        >>> parse_dataset_date("2023/05/20 (Sat) 02:21")
+        1684549260.0
+    """
+    if not isinstance(text, str) or not text.strip():
+        return None
+    value = " ".join(text.split())
+    for fmt in DATASET_DATE_FORMATS:
+        try:
+            return datetime.strptime(value, fmt).replace(tzinfo=timezone.utc).timestamp()
+        except ValueError:
+            continue
+    return None
+
+
 def iso(t: float | None) -> str | None:
     """ISO 8601 (UTC, seconds) of epoch seconds, for display."""
     if t is None:

@@ -130,7 +130,8 @@ class HHMem(Method):
             pos_in_group = pos_in_group + 1 if d.group == last else 0
             last = d.group
             metas.append({"doc": d.id, "session": d.group, "position": pos_in_group})
-        ids = add_with_context(mem, [d.text for d in part.docs], metadata=metas, context=self.spec.context)
+        ids = add_with_context(mem, [d.text for d in part.docs], metadata=metas, context=self.spec.context,
+                               created_at=[d.meta.get("time") for d in part.docs])
         return mem, ids
 
     def search(self, mem: Memory, queries: Sequence[str], depth: int) -> np.ndarray:

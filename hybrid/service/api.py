@@ -445,7 +445,8 @@ def create_app(
     @app.post("/v1/ns/{namespace}/memories", status_code=201, response_model=m.AddResponse, tags=["memories"])
     def add(namespace: NS, body: m.AddRequest) -> m.AddResponse:
         ids = mem.add([x.text for x in body.memories], metadata=[x.metadata for x in body.memories],
-                      namespace=namespace, created_at=[x.created_at for x in body.memories])
+                      namespace=namespace, created_at=[x.created_at for x in body.memories],
+                      dedupe=not body.keep_duplicates)
         return m.AddResponse(namespace=namespace, ids=ids)
 
     @app.get("/v1/ns/{namespace}/memories", response_model=m.ListResponse, tags=["memories"])

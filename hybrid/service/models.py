@@ -92,10 +92,13 @@ class MemoryIn(BaseModel):
 
 
 class AddRequest(BaseModel):
-    """``POST /v1/ns/{namespace}/memories``: store up to :data:`MAX_BATCH` memories in one transaction."""
+    """``POST /v1/ns/{namespace}/memories``: store up to :data:`MAX_BATCH` memories in one transaction
+    (exact duplicates in the namespace return the existing id unless ``keep_duplicates``)."""
 
     model_config = _STRICT
     memories: list[MemoryIn] = Field(min_length=1, max_length=MAX_BATCH)
+    keep_duplicates: bool = Field(False, description="Store a text again even when the namespace already holds the "
+                                  "same text (default: the existing memory's id is returned in its place).")
 
 
 class AddResponse(BaseModel):

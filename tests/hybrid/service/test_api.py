@@ -17,8 +17,9 @@ CORPUS = [
 ]
 
 
-def add(client, ns, texts, metadata=None):
-    body = {"memories": [{"text": t, **({"metadata": metadata} if metadata else {})} for t in texts]}
+def add(client, ns, texts, metadata=None, keep_duplicates=False):
+    body = {"memories": [{"text": t, **({"metadata": metadata} if metadata else {})} for t in texts],
+            "keep_duplicates": keep_duplicates}
     r = client.post(f"/v1/ns/{ns}/memories", json=body)
     assert r.status_code == 201, r.text
     return r.json()["ids"]
@@ -136,7 +137,7 @@ def test_fusion_search_finds_keyword_matches_and_rejects_hops(api_client):
     assert all(h["namespace"] == "fz" and h["id"] not in other for h in body["results"]), "fusion must stay in its namespace"
     r = api_client.post("/v1/ns/fz/search", json={"query": "x", "fusion": True, "hops": 1})
     assert r.status_code == 422 and "fusion" in r.text, r.text
-    (copy_id,) = add(api_client, "fz", [CORPUS[2]], metadata={"source": "copy"})
+    (copy_id,) = add(api_client, "fz", [CORPUS[2]], metadata={"source": "copy"}, keep_duplicates=True)
     r = api_client.post("/v1/ns/fz/search", json={"query": CORPUS[2], "k": 3, "fusion": True, "where": {"source": "copy"}})
     assert r.status_code == 200 and [h["id"] for h in r.json()["results"]] == [copy_id], r.text
     r = api_client.post("/v1/ns/empty-ns/search", json={"query": "anything", "fusion": True})

@@ -43,8 +43,11 @@ def test_http_times_min_score_and_results_carry_created_at(api_client):
         assert res.status_code == 422 and field in res.text, res.text
     res = api_client.post("/v1/ns/a/memories", json={"memories": [{"text": "t", "created_at": "soon"}]})
     assert res.status_code == 422 and "created_at" in res.text
-    # duplicates: the same text returns the existing id
+    # duplicates: the same text returns the existing id, unless keep_duplicates
     assert add(api_client, "a", [{"text": "alpha release notes"}]) == [ids[0]]
+    res = api_client.post("/v1/ns/a/memories", json={"memories": [{"text": "alpha release notes"}],
+                                                     "keep_duplicates": True})
+    assert res.status_code == 201 and res.json()["ids"][0] not in ids
 
 
 def test_http_namespace_export_and_delete(api_client):
