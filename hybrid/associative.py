@@ -45,8 +45,10 @@ from .errors import InvalidInputError, NotFoundError, StoreCorruptError
 
 #: File of the checkpoint inside a store folder.
 ASSOC_FILE = "associations.safetensors"
-#: Version of the checkpoint layout.
-ASSOC_FORMAT_VERSION = 1
+#: Version of the checkpoint layout. 2: ``W`` may be saved sparse (``w_index``/``w_value``) and the
+#: seeded projection is not saved (rebuilt from the seed, checked against ``projection_sha256``).
+#: Version-1 files (dense ``w``, saved ``projection``) are still read.
+ASSOC_FORMAT_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS assoc_links (
@@ -952,28 +954,44 @@ class AssociativeIndex:
 
     # ------------------------------------------------------------- accounting
     def nbytes(self) -> dict[str, int]:
-        """Bytes held in memory by ``W``, the codes and the projection."""
+        """Bytes held in memory by ``W`` (and its packed bits), the codes and the projection."""
         return {
             "w": 0 if self.w is None else self.w.numel() * self.w.element_size(),
+            "w_bits": 0 if self._wbits is None else self._wbits.nbytes,
             "codes": self._size * self.k * 8 + self._row_ids[: self._size].nbytes,
             "inverted_index": self._inv_ptr.nbytes + self._inv_rows.nbytes,
             "projection": self.projection.numel(),
         }
 
     # ------------------------------------------------------------ persistence
+    def seeded_projection(self) -> bool:
+        """Whether the projection is the one :func:`~hybrid.functional.sign_projection` gives for the seed."""
+        return torch.equal(self.projection, F.sign_projection(self.dim, self.code_dim, self.config.seed))
+
     def state_tensors(self) -> dict[str, torch.Tensor]:
+        """The checkpoint's tensors. ``W`` is saved sparse (flat indices int32 and values uint8 of
+        its non-zero entries, 5 bytes each) while that is smaller than ``N²`` dense bytes, so a
+        checkpoint grows with the associations instead of starting at 64 MiB; a seeded projection
+        is left out (see :meth:`save`)."""
         live = self._row_ids[: self._size] >= 0
         rows = torch.from_numpy(np.flatnonzero(live))
         edges = self.edges()
         t = {
-            "projection": self.projection.contiguous(),
             "code_ids": torch.from_numpy(self._row_ids[: self._size][live].copy()),
             "code_winners": self._codes[rows].to(torch.int32).contiguous(),
             "edges": torch.tensor(edges, dtype=torch.int64).reshape(-1, 2),
             "centre": torch.from_numpy(self.centre.copy()),
         }
+        if not self.seeded_projection():
+            t["projection"] = self.projection.contiguous()
         if self.w is not None:
-            t["w"] = self.w.contiguous()
+            flat = self.w.reshape(-1)
+            nz = torch.nonzero(flat).reshape(-1)
+            if len(nz) * 5 < flat.numel() and flat.numel() < 2**31:
+                t["w_index"] = nz.to(torch.int32).contiguous()
+                t["w_value"] = flat[nz].contiguous()
+            else:
+                t["w"] = self.w.contiguous()
         return t
 
     def save(self, path: str | os.PathLike, extra: dict[str, str] | None = None) -> None:
@@ -987,6 +1005,7 @@ class AssociativeIndex:
             "dim": str(self.dim),
             "config": json.dumps(self.config.to_dict(), sort_keys=True),
             "saturated": "1" if self._saturated else "0",
+            "projection_sha256": _sha256(self.projection),
             **(extra or {}),
         }
         tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
@@ -1019,7 +1038,12 @@ class AssociativeIndex:
             raise StoreCorruptError(f"{p}: format version {meta.get('format_version')} is newer than supported")
         try:
             config = AssociativeConfig(**json.loads(meta["config"]))
-            idx = cls(int(meta["dim"]), config, projection=tensors["projection"])
+            projection = tensors.get("projection")
+            if projection is None:  # seeded: rebuilt, and checked against the hash saved with it
+                projection = F.sign_projection(int(meta["dim"]), config.code_dim, config.seed)
+                if _sha256(projection) != meta.get("projection_sha256"):
+                    raise ValueError("the projection rebuilt from its seed differs from the saved one")
+            idx = cls(int(meta["dim"]), config, projection=projection)
             idx.centre = tensors["centre"].numpy().astype(np.float32)
             ids = tensors["code_ids"].tolist()
             idx.set_winners(ids, tensors["code_winners"].to(torch.int64))
@@ -1032,12 +1056,22 @@ class AssociativeIndex:
             if "w" in tensors:
                 idx.w = tensors["w"].clone()
                 idx._sync_bits()
+            elif "w_index" in tensors:
+                idx.w = torch.zeros((config.code_dim, config.code_dim), dtype=torch.uint8)
+                idx.w.view(-1)[tensors["w_index"].to(torch.int64)] = tensors["w_value"].to(torch.uint8)
+                idx._sync_bits()
             elif edges:
                 idx._rebuild_w()
             idx._saturated = meta.get("saturated") == "1"
-        except (KeyError, ValueError, TypeError, InvalidInputError, NotFoundError) as exc:
+        except (KeyError, ValueError, TypeError, IndexError, RuntimeError, InvalidInputError, NotFoundError) as exc:
             raise StoreCorruptError(f"{p}: associations file is damaged ({exc})") from None
         return idx, meta
+
+
+def _sha256(t: torch.Tensor) -> str:
+    import hashlib
+
+    return hashlib.sha256(t.contiguous().numpy().tobytes()).hexdigest()
 
 
 # ============================================================================ store glue
@@ -1177,18 +1211,25 @@ __all__ = [
 # ====================================================================== helpers for Memory
 
 
-def write_links(store: Any, pairs: Sequence[tuple[int, int]], source: str) -> int:
+def write_links(store: Any, pairs: Sequence[tuple[int, int]], source: str,
+                created_at: Sequence[float] | None = None) -> int:
     """Insert directed links and their log rows in one transaction; returns how many were new.
+
+    ``created_at``: one time per pair (epoch seconds; default now), e.g. when importing.
 
     Raises:
         NotFoundError: a memory of a pair does not exist (nothing is written).
     """
-    pairs = [(int(a), int(b)) for a, b in pairs if int(a) != int(b)]
+    now = time.time()
+    times = [now] * len(pairs) if created_at is None else [float(t) for t in created_at]
+    if len(times) != len(pairs):
+        raise InvalidInputError(f"write_links: {len(times)} times for {len(pairs)} pairs")
+    timed = [((int(a), int(b)), t) for (a, b), t in zip(pairs, times) if int(a) != int(b)]
+    pairs = [p for p, _ in timed]
     if not pairs:
         return 0
     ensure_schema(store)
     ids = sorted({m for p in pairs for m in p})
-    now = time.time()
     new = 0
     with store.transaction() as conn:
         found: set[int] = set()
@@ -1198,9 +1239,9 @@ def write_links(store: Any, pairs: Sequence[tuple[int, int]], source: str) -> in
         missing = [m for m in ids if m not in found]
         if missing:
             raise NotFoundError(f"cannot link: memory {missing[0]} not found in {store.path}")
-        for a, b in pairs:
+        for (a, b), at in timed:
             cur = conn.execute(
-                "INSERT OR IGNORE INTO assoc_links(src, dst, source, created_at) VALUES (?,?,?,?)", (a, b, source, now)
+                "INSERT OR IGNORE INTO assoc_links(src, dst, source, created_at) VALUES (?,?,?,?)", (a, b, source, at)
             )
             if cur.rowcount:
                 new += 1

@@ -21,6 +21,7 @@ from . import data
 from ._version import __version__
 from .errors import HHMemError
 from .memory import STORE_ENV, Memory, SearchResult, default_store_path
+from .times import iso, parse_time
 
 #: name -> "module:attribute" of click commands defined elsewhere.
 LAZY_COMMANDS: dict[str, str] = {
@@ -79,9 +80,10 @@ def parse_pairs(pairs: Sequence[str], option: str) -> dict[str, Any]:
     return out
 
 
-def read_items(texts: Sequence[str], file: str | None, jsonl: bool) -> Iterator[tuple[str, dict | None]]:
-    """Memories to add from arguments, a file (one per line, or JSONL) or standard input."""
-    yield from ((t, None) for t in texts)
+def read_items(texts: Sequence[str], file: str | None, jsonl: bool) -> Iterator[tuple[str, dict | None, Any]]:
+    """Memories to add, ``(text, metadata, created_at)``, from arguments, a file (one per line, or
+    JSONL with ``text`` and optional ``metadata`` and ``created_at``) or standard input."""
+    yield from ((t, None, None) for t in texts)
     if file is None:
         if texts:
             return
@@ -99,7 +101,7 @@ def read_items(texts: Sequence[str], file: str | None, jsonl: bool) -> Iterator[
             if not line.strip():
                 continue
             if not is_jsonl:
-                yield line.rstrip("\n"), None
+                yield line.rstrip("\n"), None, None
                 continue
             try:
                 obj = json.loads(line)
@@ -110,7 +112,13 @@ def read_items(texts: Sequence[str], file: str | None, jsonl: bool) -> Iterator[
             meta = obj.get("metadata")
             if meta is not None and not isinstance(meta, dict):
                 fail(f"{name}:{lineno}: \"metadata\" must be an object")
-            yield obj["text"], meta
+            created = obj.get("created_at")
+            if created is not None:
+                try:
+                    created = parse_time(created, relative=False)
+                except HHMemError as exc:
+                    fail(f"{name}:{lineno}: {exc}")
+            yield obj["text"], meta, created
     finally:
         if fh is not sys.stdin:
             fh.close()
@@ -123,16 +131,20 @@ def _lines(fh, name: str) -> Iterator[tuple[int, str]]:
         fail(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})")
 
 
-def ingest(mem: Memory, items: list[tuple[str, dict | None]], *, namespace: str, common: dict, quiet: bool) -> list[int]:
-    """Add items in committed chunks of :data:`INGEST_CHUNK` with a progress bar."""
+def ingest(mem: Memory, items: list[tuple], *, namespace: str, common: dict, quiet: bool,
+           created_at: Any = None, dedupe: bool = True) -> list[int]:
+    """Add ``(text, metadata[, created_at])`` items in committed chunks of :data:`INGEST_CHUNK`
+    with a progress bar; ``created_at`` is the time of items that carry none."""
     from tqdm import tqdm
 
     ids: list[int] = []
     with tqdm(total=len(items), unit="mem", desc="ingest", disable=quiet or len(items) < 2, file=sys.stderr) as bar:
         for start in range(0, len(items), INGEST_CHUNK):
             chunk = items[start : start + INGEST_CHUNK]
-            metas = [{**common, **(m or {})} for _, m in chunk]
-            ids += mem.add([t for t, _ in chunk], metadata=metas, namespace=namespace)
+            metas = [{**common, **(it[1] or {})} for it in chunk]
+            times = [it[2] if len(it) > 2 and it[2] is not None else created_at for it in chunk]
+            ids += mem.add([it[0] for it in chunk], metadata=metas, namespace=namespace, dedupe=dedupe,
+                           created_at=times)
             bar.update(len(chunk))
     return ids
 
@@ -145,13 +157,14 @@ def print_results(results: list[SearchResult], *, as_json: bool) -> None:
         click.echo("(no results)")
         return
     width = shutil.get_terminal_size((120, 20)).columns
-    text_w = max(30, width - 50)
-    click.echo(f"{'rank':>4}  {'id':>6}  {'score':>6}  {'hop':>3}  {'via':<20}  text")
+    text_w = max(30, width - 62)
+    click.echo(f"{'rank':>4}  {'id':>6}  {'score':>6}  {'hop':>3}  {'created':<10}  {'via':<20}  text")
     for rank, r in enumerate(results, 1):
         text = r.text.replace("\n", " ")
         text = text if len(text) <= text_w else text[: text_w - 1] + "…"
+        day = (iso(r.created_at) or "")[:10]
         via = r.via if len(r.via) <= 20 else r.via[:19] + "…"
-        click.echo(f"{rank:>4}  {r.id:>6}  {r.score:6.3f}  {r.hop:>3}  {via:<20}  {text}")
+        click.echo(f"{rank:>4}  {r.id:>6}  {r.score:6.3f}  {r.hop:>3}  {day:<10}  {via:<20}  {text}")
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -175,23 +188,38 @@ def main(ctx: click.Context, store: str | None, model: str, backend: str) -> Non
 @click.option("--jsonl", is_flag=True, help="Read --file/stdin as JSONL objects with 'text' and optional 'metadata'.")
 @click.option("--namespace", "-n", default="default", show_default=True)
 @click.option("--meta", "-m", multiple=True, help="key=value metadata added to every memory (repeatable).")
-@click.option("--json", "as_json", is_flag=True, help="Print the new ids as JSON.")
+@click.option("--created-at", default=None,
+              help="Time of the memories (epoch seconds or ISO 8601); a JSONL \"created_at\" wins. Default: now.")
+@click.option("--keep-duplicates", is_flag=True,
+              help="Store a text again even when the namespace already holds the same text (default: reuse its id).")
+@click.option("--json", "as_json", is_flag=True, help="Print the ids as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.pass_context
-def add(ctx, texts, file, jsonl, namespace, meta, as_json, quiet):
-    """Store memories from arguments, a file or standard input."""
+def add(ctx, texts, file, jsonl, namespace, meta, created_at, keep_duplicates, as_json, quiet):
+    """Store memories from arguments, a file or standard input.
+
+    A text already stored in the namespace is not stored twice: its existing id is returned
+    (--keep-duplicates stores copies)."""
     items = list(read_items(texts, file, jsonl))
     if not items:
         fail("nothing to add: the input has no non-blank line")
+    try:
+        when = None if created_at is None else parse_time(created_at, name="--created-at", relative=False)
+    except HHMemError as exc:
+        fail(str(exc))
     mem = open_memory(ctx)
     try:
-        ids = ingest(mem, items, namespace=namespace, common=parse_pairs(meta, "--meta"), quiet=quiet)
+        before = mem.count()
+        ids = ingest(mem, items, namespace=namespace, common=parse_pairs(meta, "--meta"), quiet=quiet,
+                     created_at=when, dedupe=not keep_duplicates)
+        added = mem.count() - before
     except HHMemError as exc:
         fail(str(exc))
     if as_json:
-        click.echo(json.dumps({"ids": ids}))
+        click.echo(json.dumps({"ids": ids, "added": added, "duplicates": len(ids) - added}))
     else:
-        click.echo(f"added {len(ids)} memories (ids {ids[0]}..{ids[-1]}) to {mem.store.path}")
+        dup = f"; {len(ids) - added} already stored (ids reused)" if len(ids) > added else ""
+        click.echo(f"added {added} memories (ids {ids[0]}..{ids[-1]}){dup} to {mem.store.path}")
 
 
 @main.command()
@@ -201,14 +229,20 @@ def add(ctx, texts, file, jsonl, namespace, meta, as_json, quiet):
 @click.option("--where", "-w", multiple=True, help="key=value metadata equality filter (repeatable).")
 @click.option("--hops", default=0, show_default=True, type=click.IntRange(0, 8),
               help="Also rank memories reached through up to this many associations.")
+@click.option("--since", default=None, help="Only memories created at or after this time: ISO 8601, epoch "
+              "seconds, or a duration before now (7d, 12h, 30m).")
+@click.option("--until", default=None, help="Only memories created at or before this time (same forms as --since).")
+@click.option("--min-score", type=float, default=None,
+              help="Drop results whose cosine to the query is below this.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def search(ctx, query, k, namespace, where, hops, as_json):
+def search(ctx, query, k, namespace, where, hops, since, until, min_score, as_json):
     """Recall the memories that best match QUERY (the default recall: dense + BM25 seeds, link and
     concept spread; each result says how it was reached)."""
     mem = open_memory(ctx, create=False)
     try:
-        results = mem.search(query, k, namespace=namespace, where=parse_pairs(where, "--where"), hops=hops)
+        results = mem.search(query, k, namespace=namespace, where=parse_pairs(where, "--where"), hops=hops,
+                             since=since, until=until, min_score=min_score)
     except HHMemError as exc:
         fail(str(exc))
     print_results(results, as_json=as_json)
@@ -247,7 +281,8 @@ def get(ctx, memory_id, as_json):
     if as_json:
         click.echo(json.dumps(rec.to_dict(), indent=2, ensure_ascii=False))
     else:
-        click.echo(f"id:        {rec.id}\nnamespace: {rec.namespace}\nmetadata:  {json.dumps(rec.metadata)}\ntext:      {rec.text}")
+        click.echo(f"id:        {rec.id}\nnamespace: {rec.namespace}\ncreated:   {iso(rec.created_at)}\n"
+                   f"metadata:  {json.dumps(rec.metadata)}\ntext:      {rec.text}")
 
 
 @main.command()
@@ -267,17 +302,122 @@ def delete(ctx, memory_ids, as_json):
         ctx.exit(1)
 
 
+def parse_metadata_args(values: Sequence[str], option: str) -> dict[str, Any]:
+    """``--metadata`` values: each ``key=value`` or a JSON object, merged left to right."""
+    out: dict[str, Any] = {}
+    for value in values:
+        if value.lstrip().startswith("{"):
+            try:
+                obj = json.loads(value)
+            except json.JSONDecodeError as exc:
+                fail(f"{option}: not a valid JSON object ({exc.msg}): {value!r}")
+            if not isinstance(obj, dict):
+                fail(f"{option} expects key=value or a JSON object, got {value!r}")
+            out.update(obj)
+        else:
+            out.update(parse_pairs([value], option))
+    return out
+
+
+@main.command()
+@click.argument("memory_id", type=click.IntRange(1))
+@click.option("--text", "-t", default=None, help="New text (its keys are encoded again).")
+@click.option("--metadata", "-m", "metadata", multiple=True,
+              help="key=value or a JSON object, merged into the memory's metadata (repeatable).")
+@click.option("--replace-metadata", is_flag=True, help="Replace the whole metadata with --metadata instead of merging.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def update(ctx, memory_id, text, metadata, replace_metadata, as_json):
+    """Change a memory's text and/or metadata."""
+    if text is None and not metadata and not replace_metadata:
+        fail("nothing to update: give --text and/or --metadata")
+    changes = parse_metadata_args(metadata, "--metadata")
+    mem = open_memory(ctx, create=False)
+    try:
+        new_meta = None
+        if metadata or replace_metadata:
+            new_meta = changes if replace_metadata else {**mem.get(memory_id).metadata, **changes}
+        mem.update(memory_id, text=text, metadata=new_meta)
+        rec = mem.get(memory_id)
+    except HHMemError as exc:
+        fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(rec.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(f"updated {rec.id}: metadata {json.dumps(rec.metadata, ensure_ascii=False)}; text: {rec.text[:90]}")
+
+
+@main.command("export")
+@click.option("--namespace", "-n", default=None, help="Only this namespace (and the links between its memories).")
+@click.option("--vectors", is_flag=True, help="Include the key vectors (base64), so an import with the same "
+              "encoder encodes nothing.")
+@click.option("--out", "-o", type=click.Path(dir_okay=False, writable=True), default="-", show_default=True,
+              help="Output file; '-' is standard output.")
+@click.pass_context
+def export_(ctx, namespace, vectors, out):
+    """Write memories, their times, metadata, keys and links as JSONL (format: docs/architecture.md)."""
+    mem = open_memory(ctx, create=False)
+    try:
+        if out == "-":
+            counts = mem.export_jsonl(sys.stdout, namespace=namespace, vectors=vectors)
+        else:
+            tmp = Path(out).with_name(f".{Path(out).name}.tmp")
+            with open(tmp, "w", encoding="utf-8") as fh:
+                counts = mem.export_jsonl(fh, namespace=namespace, vectors=vectors)
+            tmp.replace(out)
+    except HHMemError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{out}: {exc.strerror or exc}")
+    click.echo(f"exported {counts['memories']} memories and {counts['links']} links", err=True)
+
+
+@main.command("import")
+@click.argument("file", type=str)
+@click.option("--namespace", "-n", default=None, help="Put every memory into this namespace instead of its own.")
+@click.option("--keep-duplicates", is_flag=True, help="Store a memory even when its namespace holds the same text.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result with the old -> new id mapping as JSON.")
+@click.pass_context
+def import_(ctx, file, namespace, keep_duplicates, as_json):
+    """Store the memories and links of an `hhmem export` file ('-' for standard input)."""
+    name = "<stdin>" if file == "-" else file
+    try:
+        fh = sys.stdin if file == "-" else open(file, encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        fail(f"{name}: {exc.strerror or exc}")
+    mem = open_memory(ctx)
+    try:
+        res = mem.import_jsonl(_line_text(fh, name), name=name, dedupe=not keep_duplicates, namespace=namespace)
+    except HHMemError as exc:
+        fail(str(exc))
+    finally:
+        if fh is not sys.stdin:
+            fh.close()
+    if as_json:
+        click.echo(json.dumps(res.to_dict()))
+    else:
+        click.echo(f"imported {res.added} memories ({res.duplicates} already stored) and {res.links} links "
+                   f"into {mem.store.path}; ids: " + ", ".join(f"{a}->{b}" for a, b in list(res.ids.items())[:20])
+                   + (" ..." if len(res.ids) > 20 else ""))
+
+
+def _line_text(fh, name: str) -> Iterator[str]:
+    for _, line in _lines(fh, name):
+        yield line
+
+
 @main.command("list")
 @click.option("--namespace", "-n", default=None)
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(0))
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(0), help="Page size; 0: no limit.")
+@click.option("--all", "all_", is_flag=True, help="Every memory (same as --limit 0).")
 @click.option("--offset", default=0, show_default=True, type=click.IntRange(0))
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def list_(ctx, namespace, limit, offset, as_json):
+def list_(ctx, namespace, limit, all_, offset, as_json):
     """List memories in id order."""
     mem = open_memory(ctx, create=False)
     try:
-        recs = mem.list(namespace=namespace, limit=limit, offset=offset)
+        recs = mem.list(namespace=namespace, limit=None if all_ or limit == 0 else limit, offset=offset)
     except HHMemError as exc:
         fail(str(exc))
     if as_json:

@@ -241,8 +241,10 @@ def add_with_context(
     sequence_field: str = "session",
     context: bool = True,
     progress: bool = False,
+    created_at: Sequence[float | None] | None = None,
 ) -> list[int]:
     """Add an ordered sequence of memories (turns), each with context keys; one transaction.
+    ``created_at``: one time per text (epoch seconds; ``None``: now).
 
     Items are consecutive in ``texts``; an item's neighbours are the items before/after it with
     the same ``metadata[sequence_field]``. The memory's own keys (text + the memory's key
@@ -267,7 +269,7 @@ def add_with_context(
                     keys[i].append(Key(kind, kt, vecs[j]))
                     j += 1
     with memory._lock:
-        ids = memory.store.add(texts, keys, metadata=metas, namespace=namespace)
+        ids = memory.store.add(texts, keys, metadata=metas, namespace=namespace, created_at=created_at)
         memory.refresh(force=True)
         link_ingested(memory, ids, texts, [(m or {}).get(sequence_field) for m in metas], namespace)
     return ids

@@ -22,7 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from .associative import AssociativeConfig, StoreAssociations, entity_pairs, multi_hop, write_links
+from .associative import (
+    ASSOC_FILE,
+    AssociativeConfig,
+    StoreAssociations,
+    entity_pairs,
+    multi_hop,
+    write_links,
+)
 from .config import HopfieldConfig, StorageDType
 from .encoder import TextEncoder, load_encoder, normalize_rows, validate_texts
 from .errors import InvalidInputError, NotFoundError, StoreCorruptError
@@ -30,6 +37,7 @@ from .linking import SOURCE_ENTITY, SOURCE_MANUAL, SOURCE_ORDER, LinkConfig, ord
 from .recall.config import IngestConfig, RecallConfig
 from .retriever import Backend, HNSWConfig, HopfieldRetriever, IVFConfig
 from .store import DEFAULT_NAMESPACE, Key, MemoryRecord, Store, validate_namespace, validate_where
+from .times import parse_times, time_range
 
 #: Environment variable naming the default store folder.
 STORE_ENV = "HHMEM_STORE"
@@ -65,6 +73,8 @@ class SearchResult:
             lists), ``"concept:<c>"`` (brought by the concept spread, mostly through concept
             ``c``), ``"link:<id>"`` (brought by the link spread from memory ``id``), or
             ``"hop"`` (an associative hop of ``hops > 0``).
+        created_at: when the memory was created (epoch seconds, UTC; given at ingest or the time
+            it was stored).
     """
 
     id: int
@@ -75,6 +85,7 @@ class SearchResult:
     hop: int = 0
     path: list[int] = field(default_factory=list)
     via: str = "direct"
+    created_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,7 +97,34 @@ class SearchResult:
             "hop": self.hop,
             "path": self.path,
             "via": self.via,
+            "created_at": self.created_at,
         }
+
+
+def check_min_score(min_score: object) -> float | None:
+    """``None``, or ``min_score`` as a finite float (results scoring below it are dropped)."""
+    if min_score is None:
+        return None
+    if isinstance(min_score, bool) or not isinstance(min_score, (int, float, np.floating, np.integer)) \
+            or not np.isfinite(min_score):
+        raise InvalidInputError(f"min_score must be a finite number (e.g. 0.3) or None, got {min_score!r}")
+    return float(min_score)
+
+
+def drop_below(scores: np.ndarray, ids: np.ndarray, min_score: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Contract arrays with every score below ``min_score`` turned into padding (``-inf`` / ``-1``).
+
+    Rows are sorted best first, so the padding stays at the end of each row.
+    """
+    if min_score is None:
+        return scores, ids
+    low = ~(scores >= min_score)
+    if not low.any():
+        return scores, ids
+    scores, ids = scores.copy(), ids.copy()
+    scores[low] = -np.inf
+    ids[low] = -1
+    return scores, ids
 
 
 def default_store_path() -> Path:
@@ -374,7 +412,8 @@ class Memory:
             rec = records.get(h.id)
             if rec is None:
                 break
-            out.append(SearchResult(rec.id, h.score, rec.text, rec.metadata, rec.namespace, h.hop, h.path))
+            out.append(SearchResult(rec.id, h.score, rec.text, rec.metadata, rec.namespace, h.hop, h.path,
+                                    "hop", rec.created_at))
         return out
 
     # ----------------------------------------------------------------- writes
@@ -424,8 +463,11 @@ class Memory:
         vectors: np.ndarray | None = None,
         progress: bool = False,
         sequence: bool = False,
+        created_at: Any = None,
+        dedupe: bool = True,
     ) -> list[int]:
-        """Store memories; returns their ids. One transaction: all are stored or none.
+        """Store memories; returns their ids (one per text, in order). One transaction: all are
+        stored or none.
 
         Args:
             texts: one text or a list of texts.
@@ -439,6 +481,12 @@ class Memory:
                 sequence's memories get context keys and order links (when the ingest
                 configuration has them on).
 
+            created_at: when the memories were created: one time for all or one per text
+                (``None``: now), as epoch seconds or ISO 8601 (see :mod:`hybrid.times`).
+            dedupe: a text identical to one already stored in ``namespace`` (or repeated in
+                ``texts``) is not stored again: the existing memory's id is returned in its place,
+                and its text, metadata and time are left as they were. ``False`` keeps copies.
+
         Each memory's concept synapses are learned in the same transaction (``ingest.concepts``).
         """
         texts = [texts] if isinstance(texts, str) else texts
@@ -447,25 +495,39 @@ class Memory:
             return []
         validate_namespace(namespace)
         metas = self._expand_metadata(metadata, len(texts))
-        labels = self._sequence_labels(metas, sequence)
+        times = parse_times(created_at, len(texts))
         ingest = self.ingest_config
         if vectors is not None:
             vec = normalize_rows(vectors, name="vectors", dim=self.store.dim)
             if vec.shape[0] != len(texts):
                 raise InvalidInputError(f"vectors has {vec.shape[0]} rows for {len(texts)} texts")
-            keys = [[Key("text", t, v)] for t, v in zip(texts, vec)]
+        # Only texts not stored yet are encoded (the store checks again inside its transaction).
+        known = self.store.find_texts(namespace, texts) if dedupe else {}
+        todo = [i for i, t in enumerate(texts) if t not in known]
+        if dedupe:
+            todo = sorted({texts[i]: i for i in reversed(todo)}.values())  # the first of repeated texts
+        if not todo:
+            return [known[t] for t in texts]
+        new_texts = [texts[i] for i in todo]
+        labels = self._sequence_labels([metas[i] for i in todo], sequence)
+        if vectors is not None:
+            keys = [[Key("text", texts[i], vec[i])] for i in todo]
         else:
-            keys = self.make_keys(texts, progress=progress, sequences=labels if ingest.context_keys else None)
+            keys = self.make_keys(new_texts, progress=progress, sequences=labels if ingest.context_keys else None)
         on_insert = None
         if ingest.concepts:
             from .recall.graph import write_synapses
 
-            def on_insert(conn: Any, new_ids: list[int]) -> None:
-                write_synapses(conn, new_ids, texts)
+            def on_insert(conn: Any, ids_in: list[int], texts_in: list[str]) -> None:
+                write_synapses(conn, ids_in, texts_in)
         with self._lock:
-            ids = self.store.add(texts, keys, metadata=metas, namespace=namespace, on_insert=on_insert)
+            new_ids = self.store.add(new_texts, keys, metadata=[metas[i] for i in todo], namespace=namespace,
+                                     created_at=[times[i] for i in todo], dedupe=dedupe, on_insert=on_insert)
             self.refresh(force=True)
-            self._auto_link(ids, texts, namespace, labels)
+            by_text = {**known, **dict(zip(new_texts, new_ids))}
+            ids = [by_text[t] for t in texts] if dedupe else new_ids
+            if len(new_ids) == len(new_texts):
+                self._auto_link(new_ids, new_texts, namespace, labels)
         return ids
 
     def auto_link(self, ids: Sequence[int], texts: Sequence[str], *, namespace: str = DEFAULT_NAMESPACE,
@@ -530,12 +592,37 @@ class Memory:
             self.refresh(force=True)
         return deleted
 
+    # --------------------------------------------------------- export/import
+    def export_jsonl(self, out: Any, *, namespace: str | None = None, vectors: bool = False) -> dict[str, int]:
+        """Write every memory (of ``namespace``) with its times, keys and links as JSONL to the text
+        stream ``out`` (format: :mod:`hybrid.transfer`); returns ``{"memories": n, "links": m}``."""
+        from .transfer import export_jsonl
+
+        with self._lock:
+            return export_jsonl(self, out, namespace=namespace, vectors=vectors)
+
+    def import_jsonl(self, lines: Iterable[str], *, name: str = "<input>", dedupe: bool = True,
+                     namespace: str | None = None) -> Any:
+        """Store an export written by :meth:`export_jsonl`; returns a
+        :class:`~hybrid.transfer.ImportResult` (``ids``: old id -> new id)."""
+        from .transfer import import_jsonl
+
+        return import_jsonl(self, lines, name=name, dedupe=dedupe, namespace=namespace)
+
     # ------------------------------------------------------------------ reads
     def get(self, memory_id: int) -> MemoryRecord:
         return self.store.get(int(memory_id))
 
-    def list(self, *, namespace: str | None = None, limit: int = 100, offset: int = 0) -> list[MemoryRecord]:
+    def list(self, *, namespace: str | None = None, limit: int | None = 100, offset: int = 0) -> list[MemoryRecord]:
+        """Memories in id order; ``limit=None`` lists all of them."""
         return self.store.list(namespace=namespace, limit=limit, offset=offset)
+
+    def delete_namespace(self, namespace: str) -> list[int]:
+        """Delete every memory of ``namespace`` (one transaction, links included); returns the ids deleted."""
+        with self._lock:
+            deleted = self.store.delete_namespace(namespace)
+            self.refresh(force=True)
+        return deleted
 
     def count(self, *, namespace: str | None = None) -> int:
         return self.store.count(namespace=namespace)
@@ -543,8 +630,25 @@ class Memory:
     def __len__(self) -> int:
         return self.count()
 
+    def byte_sizes(self) -> dict[str, dict[str, int | None]]:
+        """Bytes of each part of the store: ``disk`` (the database by part, the association
+        checkpoint, the approximate-index files, their ``total``) and ``memory`` (this process's key
+        matrix, and the association structures when they are loaded, else ``None``)."""
+        folder = Path(self.store.path)
+        disk: dict[str, int | None] = dict(self.store.disk_bytes())
+        assoc = folder / ASSOC_FILE
+        disk["associations_file"] = assoc.stat().st_size if assoc.is_file() else 0
+        disk["ann_index_files"] = sum(p.stat().st_size for p in folder.glob("ann-*.idx"))
+        disk["total"] = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+        r = self.retriever
+        memory: dict[str, int | None] = {
+            "keys": int(len(r) * r.dim * r.keys.element_size()),
+            "associations": None if self._assoc is None else int(sum(self._assoc.index.nbytes().values())),
+        }
+        return {"disk": disk, "memory": memory}
+
     def stats(self) -> dict[str, Any]:
-        """Counts, namespaces, encoder, retriever settings and in-memory size."""
+        """Counts, namespaces, encoder, retriever settings and sizes (:meth:`byte_sizes`)."""
         with self._lock:
             self.refresh()
             r = self.retriever
@@ -561,6 +665,8 @@ class Memory:
                 "hopfield": r.config.to_dict(),
                 "index_bytes": int(len(r) * r.dim * r.keys.element_size()),
                 "format_version": self.store.manifest["format_version"],
+                "bytes": self.byte_sizes(),
+                "concepts": self.concept_graph.stats() if self._graph is not None else None,
             }
 
     # ----------------------------------------------------------------- search
@@ -582,6 +688,9 @@ class Memory:
         hopfield: HopfieldConfig | None = None,
         hops: int = 0,
         recall: RecallConfig | None = None,
+        since: Any = None,
+        until: Any = None,
+        min_score: float | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The retrieval contract: ``(scores, ids)`` of shape ``(n, k)``, padded with ``-inf``/``-1``.
 
@@ -591,25 +700,56 @@ class Memory:
         ``recall=RecallConfig.dense()`` rank by the two-stage Hopfield retriever alone
         (:meth:`dense_search`, cosine scores). With
         ``hops > 0`` the ranking blends in memories reached through associations (see
-        :meth:`search_batch`).
+        :meth:`search_batch`). ``since``/``until`` keep memories created in that interval (epoch
+        seconds, ISO 8601 or a duration before now such as ``"7d"``; see :mod:`hybrid.times`);
+        results whose cosine to the query is below ``min_score`` become padding (for the default
+        recall the returned score is a fused score; the floor still applies to the cosine).
         """
+        min_score = check_min_score(min_score)
         if hops:
-            return self._search_hops(queries, k, namespace, where, hopfield, hops)[:2]
-        out = self._recall_or_dense(queries, k, namespace, where, hopfield, recall)
-        return out[0], out[1]
+            return self._search_hops(queries, k, namespace, where, hopfield, hops, since, until, min_score)[:2]
+        out = self._recall_or_dense(queries, k, namespace, where, hopfield, recall, since, until)
+        return self._apply_floor(queries, out, min_score)
 
-    def _recall_or_dense(self, queries, k, namespace, where, hopfield, recall):
+    def _apply_floor(self, queries, out, min_score):
+        """Drop results below ``min_score``: their cosine to the query for the default recall
+        (whose scores are fused ranks), their score for the dense path (already a cosine)."""
+        scores, ids, via = out
+        if min_score is None or via is None:
+            return drop_below(scores, ids, min_score)
+        q = self.encode_queries(queries)
+        scores, ids = scores.copy(), ids.copy()
+        with self._lock:
+            for r in range(ids.shape[0]):
+                live = ids[r][ids[r] >= 0]
+                if not len(live):
+                    continue
+                cos_s, cos_i = self.retriever.search(q[r:r + 1], len(live), mask=self.retriever.id_mask(live),
+                                                     config=HopfieldConfig(max_steps=0, candidates=len(live)))
+                cos = {int(i): float(c) for c, i in zip(cos_s[0], cos_i[0]) if i >= 0}
+                keep = [j for j in range(ids.shape[1]) if ids[r, j] >= 0 and cos.get(int(ids[r, j]), -1.0) >= min_score]
+                row_s, row_i = scores[r, keep], ids[r, keep]
+                scores[r], ids[r] = -np.inf, -1
+                scores[r, :len(keep)], ids[r, :len(keep)] = row_s, row_i
+                for j, (jj) in enumerate(keep):
+                    via[r][j] = via[r][jj]
+                del via[r][len(keep):]
+        return scores, ids
+
+    def _recall_or_dense(self, queries, k, namespace, where, hopfield, recall, since=None, until=None):
         """``(scores, ids, via)`` of the default recall, or of the dense retriever (``via`` None)."""
         cfg = recall or self.recall_config
         if isinstance(queries, np.ndarray) or hopfield is not None or cfg.dense_only:
             hop = hopfield if hopfield is not None or not cfg.settle else HopfieldConfig(state_weight=1.0)
-            return (*self.dense_search(queries, k, namespace=namespace, where=where, hopfield=hop), None)
+            return (*self.dense_search(queries, k, namespace=namespace, where=where, hopfield=hop,
+                                       since=since, until=until), None)
         texts = validate_texts([queries] if isinstance(queries, str) else list(queries), name="queries")
         with self._lock:
             self.refresh()
             if namespace is not None:
-                self._filter_mask(namespace, where)  # raises NotFoundError for an empty namespace
-            out = self.recall.search(texts, k, namespace=namespace, where=where, config=recall)
+                self._filter_mask(namespace, where, since, until)  # NotFoundError for an empty namespace
+            out = self.recall.search(texts, k, namespace=namespace, where=where, config=recall, since=since,
+                                     until=until)
         return out.scores, out.ids, out.via
 
     def dense_search(
@@ -620,61 +760,71 @@ class Memory:
         namespace: str | None = None,
         where: Mapping[str, Any] | None = None,
         hopfield: HopfieldConfig | None = None,
+        since: Any = None,
+        until: Any = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The two-stage Hopfield retriever alone: ``(scores, ids)`` ``(n, k)``, cosine scores."""
         q = self.encode_queries(queries)
         with self._lock:
             self.refresh()
-            mask = self._filter_mask(namespace, where)
+            mask = self._filter_mask(namespace, where, since, until)
             return self.retriever.search(q, k, mask=mask, config=hopfield)
 
-    def _search_hops(self, queries, k, namespace, where, hopfield, hops):
+    def _search_hops(self, queries, k, namespace, where, hopfield, hops, since=None, until=None, min_score=None):
         if isinstance(hops, bool) or not isinstance(hops, (int, np.integer)) or not 0 <= hops <= MAX_HOPS:
             raise InvalidInputError(f"hops must be an int in [0, {MAX_HOPS}], got {hops!r}")
         q = self.encode_queries(queries)
+        lo, hi = time_range(since, until)
         with self._lock:
             self.refresh()
-            mask = self._filter_mask(namespace, where)
+            mask = self._filter_mask(namespace, where, lo, hi)
             scores, ids = self.retriever.search(q, k, mask=mask, config=hopfield)
             allowed = None
-            if namespace is not None or where:
-                allowed = set(self.store.ids_matching(namespace=namespace, where=validate_where(where)).tolist())
+            if namespace is not None or where or lo is not None or hi is not None:
+                allowed = set(self.store.ids_matching(namespace=namespace, where=validate_where(where),
+                                                      since=lo, until=hi).tolist())
             index = self.associations.index
-            return multi_hop(index, scores, ids, k, int(hops), decay=self.associative_config.hop_decay, allowed=allowed)
+            scores, ids, hop_list, paths = multi_hop(index, scores, ids, k, int(hops),
+                                                     decay=self.associative_config.hop_decay, allowed=allowed)
+            scores, ids = drop_below(scores, ids, min_score)
+            return scores, ids, hop_list, paths
 
-    def _filter_mask(self, namespace: str | None, where: Mapping[str, Any] | None):
-        """The retriever row mask of a namespace/metadata filter (None: no filter needed).
+    def _filter_mask(self, namespace: str | None, where: Mapping[str, Any] | None, since: Any = None,
+                     until: Any = None):
+        """The retriever row mask of a namespace/metadata/time filter (None: no filter needed).
 
         Masks of the last :data:`FILTER_MASK_CACHE` filters are reused while nothing changed: the
         stamp is the applied change-log position (any write by any process moves it) and the
         retriever's row counts (compaction moves them), so a search in a namespace costs the
         masked scan, not an SQL query listing the namespace's ids.
         """
-        if namespace is None and not where:
+        since, until = time_range(since, until)
+        if namespace is None and not where and since is None and until is None:
             return None
         where = validate_where(where)
-        key = (namespace, json.dumps(where, sort_keys=True))
+        key = (namespace, json.dumps(where, sort_keys=True), since, until)
         stamp = (self._seq, self.retriever.rows, len(self.retriever))
         hit = self._masks.get(key)
         if hit is not None and hit[0] == stamp:
             self._masks.move_to_end(key)
             return hit[1]
-        mask = self._build_filter_mask(namespace, where)
+        mask = self._build_filter_mask(namespace, where, since, until)
         self._masks[key] = (stamp, mask)
         while len(self._masks) > FILTER_MASK_CACHE:
             self._masks.popitem(last=False)
         return mask
 
-    def _build_filter_mask(self, namespace: str | None, where: dict[str, Any]):
+    def _build_filter_mask(self, namespace: str | None, where: dict[str, Any], since: float | None = None,
+                           until: float | None = None):
         if namespace is not None:
             validate_namespace(namespace)
             count = self.store.count(namespace=namespace)
             if count == 0:
                 known = ", ".join(self.store.namespaces()) or "none"
                 raise NotFoundError(f"namespace {namespace!r} has no memories (known namespaces: {known})")
-            if not where and count == self.store.count():
+            if not where and since is None and until is None and count == self.store.count():
                 return None  # the namespace holds every memory: no mask (and no id list of the whole store)
-        allowed = self.store.ids_matching(namespace=namespace, where=where)
+        allowed = self.store.ids_matching(namespace=namespace, where=where, since=since, until=until)
         return self.retriever.id_mask(allowed)
 
     def search(
@@ -687,6 +837,9 @@ class Memory:
         hopfield: HopfieldConfig | None = None,
         hops: int = 0,
         recall: RecallConfig | None = None,
+        since: Any = None,
+        until: Any = None,
+        min_score: float | None = None,
     ) -> list[SearchResult]:
         """Recall the ``k`` memories best matching one query (text or ``[d]`` vector).
 
@@ -698,7 +851,8 @@ class Memory:
         if isinstance(query, np.ndarray) and query.ndim == 2 and query.shape[0] != 1:
             raise InvalidInputError(f"search takes one query; got {query.shape[0]} (use search_batch)")
         return self.search_batch([query] if isinstance(query, str) else np.atleast_2d(query), k,
-                                 namespace=namespace, where=where, hopfield=hopfield, hops=hops, recall=recall)[0]
+                                 namespace=namespace, where=where, hopfield=hopfield, hops=hops, recall=recall,
+                                 since=since, until=until, min_score=min_score)[0]
 
     def search_batch(
         self,
@@ -710,6 +864,9 @@ class Memory:
         hopfield: HopfieldConfig | None = None,
         hops: int = 0,
         recall: RecallConfig | None = None,
+        since: Any = None,
+        until: Any = None,
+        min_score: float | None = None,
     ) -> list[list[SearchResult]]:
         """Recall for several queries at once; one list of results (padding dropped) per query.
 
@@ -719,10 +876,13 @@ class Memory:
         which score ``s(parent) · hop_decay · strength``; the ``k`` best over all hops are kept.
         """
         if hops:
-            scores, ids, hop_list, paths = self._search_hops(queries, k, namespace, where, hopfield, hops)
+            scores, ids, hop_list, paths = self._search_hops(queries, k, namespace, where, hopfield, hops,
+                                                             since, until, check_min_score(min_score))
             return self.results_for(scores, ids, hops=hop_list, paths=paths)
-        scores, ids, via = self._recall_or_dense(queries, k, namespace, where, hopfield, recall)
-        return self.results_for(scores, ids, via=via)
+        min_score = check_min_score(min_score)
+        out = self._recall_or_dense(queries, k, namespace, where, hopfield, recall, since, until)
+        scores, ids = self._apply_floor(queries, out, min_score)
+        return self.results_for(scores, ids, via=out[2])
 
     def results_for(self, scores: np.ndarray, ids: np.ndarray, *, hops: Sequence[Sequence[int]] | None = None,
                     paths: Sequence[Sequence[list[int]]] | None = None,
@@ -740,6 +900,7 @@ class Memory:
                 hop = hops[q][j] if hops is not None else 0
                 path = list(paths[q][j]) if paths is not None else [rec.id]
                 how = via[q][j] if via is not None and j < len(via[q]) else ("hop" if hop else "direct")
-                row.append(SearchResult(rec.id, float(s), rec.text, rec.metadata, rec.namespace, hop, path, how))
+                row.append(SearchResult(rec.id, float(s), rec.text, rec.metadata, rec.namespace, hop, path, how,
+                                        rec.created_at))
             out.append(row)
         return out

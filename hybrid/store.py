@@ -48,6 +48,12 @@ DEFAULT_NAMESPACE = "default"
 _NAMESPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 _META_KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _SCALARS = (str, int, float, bool, type(None))
+#: Indexes added after format version 1 was published; created on first use in older stores
+#: (an extra index is invisible to older hhmem versions, so the format version stays 1).
+_LATE_INDEXES = {
+    "memories_text": "CREATE INDEX IF NOT EXISTS memories_text ON memories(namespace, text)",
+    "memories_created": "CREATE INDEX IF NOT EXISTS memories_created ON memories(created_at)",
+}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS memories (
@@ -59,6 +65,8 @@ CREATE TABLE IF NOT EXISTS memories (
     updated_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS memories_namespace ON memories(namespace);
+CREATE INDEX IF NOT EXISTS memories_text ON memories(namespace, text);
+CREATE INDEX IF NOT EXISTS memories_created ON memories(created_at);
 CREATE TABLE IF NOT EXISTS keys (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     memory_id INTEGER NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
@@ -234,6 +242,7 @@ class Store:
         self._conn = conn
         self._lock = threading.RLock()
         self._closed = False
+        self._indexes_ready = False
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -343,18 +352,28 @@ class Store:
         *,
         metadata: Sequence[Mapping[str, Any]] | None = None,
         namespace: str = DEFAULT_NAMESPACE,
-        on_insert: Callable[[sqlite3.Connection, list[int]], None] | None = None,
+        created_at: Sequence[float | None] | None = None,
+        dedupe: bool = False,
+        on_insert: Callable[[sqlite3.Connection, list[int], list[str]], None] | None = None,
     ) -> list[int]:
-        """Insert memories and their keys in one transaction; returns the new ids in order.
+        """Insert memories and their keys in one transaction; returns their ids in order.
 
-        ``on_insert(conn, ids)`` runs inside that transaction, for rows derived from the new
-        memories (concept synapses) that must be stored or lost with them.
+        Args:
+            created_at: one creation time (epoch seconds, ``None``: now) per text.
+            dedupe: a text already stored in ``namespace`` (or earlier in ``texts``) is not stored
+                again: its existing id is returned in its place (checked inside the transaction,
+                so two processes adding the same text store it once).
+            on_insert: ``on_insert(conn, new_ids, new_texts)`` runs inside that transaction, for
+                rows derived from the newly stored memories (concept synapses) that must be
+                stored or lost with them.
         """
         namespace = validate_namespace(namespace)
         metas = [validate_metadata(m, name=f"metadata[{i}]") for i, m in enumerate(metadata or [None] * len(texts))]
-        if len(metas) != len(texts) or len(keys) != len(texts):
+        times = list(created_at) if created_at is not None else [None] * len(texts)
+        if len(metas) != len(texts) or len(keys) != len(texts) or len(times) != len(texts):
             raise InvalidInputError(
-                f"got {len(texts)} texts, {len(keys)} key lists and {len(metas)} metadata entries; they must match"
+                f"got {len(texts)} texts, {len(keys)} key lists, {len(metas)} metadata entries and "
+                f"{len(times)} times; they must match"
             )
         for i, ks in enumerate(keys):
             if not ks:
@@ -362,13 +381,21 @@ class Store:
             for key in ks:
                 if key.vector.shape != (self.dim,):
                     raise InvalidInputError(f"memory {i}: key vector shape {key.vector.shape}, expected ({self.dim},)")
+        if dedupe:
+            self._ensure_indexes()
         now = time.time()
         ids: list[int] = []
+        new: list[int] = []
+        new_texts: list[str] = []
         with self.transaction() as conn:
-            for text, ks, meta in zip(texts, keys, metas):
+            known = self._find_texts(conn, namespace, texts) if dedupe else {}
+            for text, ks, meta, at in zip(texts, keys, metas, times):
+                if text in known:
+                    ids.append(known[text])
+                    continue
                 cur = conn.execute(
                     "INSERT INTO memories(namespace, text, metadata, created_at, updated_at) VALUES (?,?,?,?,?)",
-                    (namespace, text, json.dumps(meta, sort_keys=True), now, now),
+                    (namespace, text, json.dumps(meta, sort_keys=True), now if at is None else float(at), now),
                 )
                 mid = int(cur.lastrowid)
                 conn.executemany(
@@ -376,12 +403,49 @@ class Store:
                     [(mid, key.kind, key.text, _blob(key.vector)) for key in ks],
                 )
                 ids.append(mid)
-            if on_insert is not None:
-                on_insert(conn, ids)
+                new.append(mid)
+                new_texts.append(text)
+                if dedupe:
+                    known[text] = mid
+            if on_insert is not None and new:
+                on_insert(conn, new, new_texts)
             conn.executemany(
-                "INSERT INTO changes(memory_id, op, at) VALUES (?, 'add', ?)", [(mid, now) for mid in ids]
+                "INSERT INTO changes(memory_id, op, at) VALUES (?, 'add', ?)", [(mid, now) for mid in new]
             )
         return ids
+
+    def find_texts(self, namespace: str, texts: Sequence[str]) -> dict[str, int]:
+        """``text -> id`` of the memories of ``namespace`` whose text is exactly one of ``texts``
+        (the oldest id when a text is stored more than once)."""
+        self._ensure_indexes()
+        with self._lock:
+            if self._closed:
+                raise StoreError(f"{self.path}: store is closed")
+            return self._find_texts(self._conn, validate_namespace(namespace), texts)
+
+    @staticmethod
+    def _find_texts(conn: sqlite3.Connection, namespace: str, texts: Sequence[str]) -> dict[str, int]:
+        wanted = list(dict.fromkeys(texts))
+        found: dict[str, int] = {}
+        for start in range(0, len(wanted), 900):
+            part = wanted[start : start + 900]
+            rows = conn.execute(
+                f"SELECT text, MIN(id) FROM memories WHERE namespace = ? AND text IN ({','.join('?' * len(part))}) "
+                "GROUP BY text", [namespace, *part]).fetchall()
+            found.update({t: int(i) for t, i in rows})
+        return found
+
+    def _ensure_indexes(self) -> None:
+        """Create the indexes of :data:`_LATE_INDEXES` once (stores made before they existed lack them)."""
+        if self._indexes_ready:
+            return
+        present = {r[0] for r in self.query("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        missing = [sql for name, sql in _LATE_INDEXES.items() if name not in present]
+        if missing:
+            with self.transaction() as conn:
+                for sql in missing:
+                    conn.execute(sql)
+        self._indexes_ready = True
 
     def update(
         self,
@@ -440,6 +504,12 @@ class Store:
             )
         return deleted
 
+    def delete_namespace(self, namespace: str) -> list[int]:
+        """Delete every memory of ``namespace`` (one transaction); returns the ids deleted."""
+        namespace = validate_namespace(namespace)
+        ids = [int(r[0]) for r in self.query("SELECT id FROM memories WHERE namespace = ? ORDER BY id", (namespace,))]
+        return self.delete(ids, namespace=namespace)
+
     # ------------------------------------------------------------------- reads
     def get(self, memory_id: int, *, with_keys: bool = False) -> MemoryRecord:
         rows = self.get_many([memory_id], with_keys=with_keys)
@@ -468,9 +538,9 @@ class Store:
                     found[mid].keys.append(Key(kind, ktext, np.frombuffer(blob, dtype="<f4").copy()))
         return [found[i] for i in ids if i in found]
 
-    def list(self, *, namespace: str | None = None, limit: int = 100, offset: int = 0) -> list[MemoryRecord]:
-        """Memories in id order, optionally of one namespace."""
-        if limit < 0 or offset < 0:
+    def list(self, *, namespace: str | None = None, limit: int | None = 100, offset: int = 0) -> list[MemoryRecord]:
+        """Memories in id order, optionally of one namespace; ``limit=None``: all of them."""
+        if (limit is not None and limit < 0) or offset < 0:
             raise InvalidInputError(f"limit and offset must be >= 0, got {limit} and {offset}")
         sql = "SELECT id FROM memories"
         params: list[Any] = []
@@ -478,7 +548,7 @@ class Store:
             sql += " WHERE namespace = ?"
             params.append(validate_namespace(namespace))
         sql += " ORDER BY id LIMIT ? OFFSET ?"
-        params += [limit, offset]
+        params += [-1 if limit is None else limit, offset]
         return self.get_many([r[0] for r in self.query(sql, params)])
 
     def count(self, *, namespace: str | None = None) -> int:
@@ -490,8 +560,10 @@ class Store:
         """Namespace -> number of memories."""
         return {ns: n for ns, n in self.query("SELECT namespace, COUNT(*) FROM memories GROUP BY namespace ORDER BY 1")}
 
-    def ids_matching(self, *, namespace: str | None = None, where: Mapping[str, Any] | None = None) -> np.ndarray:
-        """Ids of the memories in ``namespace`` whose metadata equals every ``where`` item."""
+    def ids_matching(self, *, namespace: str | None = None, where: Mapping[str, Any] | None = None,
+                     since: float | None = None, until: float | None = None) -> np.ndarray:
+        """Ids of the memories in ``namespace`` whose metadata equals every ``where`` item and whose
+        ``created_at`` lies in ``[since, until]`` (epoch seconds; ``None``: open bound)."""
         clauses, params = [], []
         if namespace is not None:
             clauses.append("namespace = ?")
@@ -507,6 +579,10 @@ class Store:
             else:
                 clauses.append("json_extract(metadata, ?) = ?")
                 params += [path, value]
+        for op, bound in ((">=", since), ("<=", until)):
+            if bound is not None:
+                clauses.append(f"created_at {op} ?")
+                params.append(float(bound))
         sql = "SELECT id FROM memories" + (" WHERE " + " AND ".join(clauses) if clauses else "")
         return np.asarray([r[0] for r in self.query(sql, params)], dtype=np.int64)
 
@@ -535,6 +611,30 @@ class Store:
         if len(buf) != expected:
             raise StoreCorruptError(f"{self.path / DATABASE}: key vectors have the wrong size (expected dim {self.dim})")
         return mids, np.frombuffer(buf, dtype="<f4").reshape(len(rows), self.dim).copy()
+
+    def disk_bytes(self) -> dict[str, int]:
+        """Bytes of the database on disk, by part: ``records`` (memories and their indexes), ``keys``
+        (key vectors), ``links`` (association tables), ``change_log``, ``other`` (schema, free
+        pages), and ``database_file`` (``memory.db`` plus its WAL). Parts come from SQLite's
+        ``dbstat`` table (pages in use); without it, from the stored lengths of texts and vectors."""
+        db = self.path / DATABASE
+        file_bytes = sum(p.stat().st_size for p in (db, db.with_name(DATABASE + "-wal")) if p.exists())
+        parts = {"records": 0, "keys": 0, "links": 0, "change_log": 0, "other": 0}
+        try:
+            rows = self.query("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name")
+        except sqlite3.OperationalError:  # SQLite built without dbstat
+            rows = []
+            parts["records"] = int(self.query(
+                "SELECT COALESCE(SUM(LENGTH(text) + LENGTH(metadata) + 24), 0) FROM memories")[0][0])
+            parts["keys"] = int(self.query(
+                "SELECT COALESCE(SUM(LENGTH(vector) + COALESCE(LENGTH(text), 0) + 16), 0) FROM keys")[0][0])
+        for name, size in rows:
+            part = ("records" if name.startswith(("memories", "sqlite_autoindex_memories")) else
+                    "keys" if name.startswith("keys") else
+                    "links" if name.startswith("assoc_") else
+                    "change_log" if name == "changes" else "other")
+            parts[part] += int(size)
+        return {**parts, "database_file": file_bytes}
 
     # --------------------------------------------------------- change tracking
     def last_change(self) -> int:

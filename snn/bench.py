@@ -61,9 +61,57 @@ def read_corpus(path: str | Path) -> list[str]:
                 raise ValueError(f"{p}: line {i + 1} has no non-empty \"text\" string")
             out.append(text)
         lines = out
-    if len(lines) < 12:
-        raise ValueError(f"corpus file {p} has {len(lines)} texts; the round trip needs at least 12")
+    if len(lines) < MIN_CORPUS:
+        raise ValueError(f"corpus file {p} has {len(lines)} texts; the round trip needs at least {MIN_CORPUS}")
     return lines
+
+
+#: Smallest corpus of the round trip (k + 2 with the default k = 10).
+MIN_CORPUS = 12
+
+
+def read_vectors(path: str | Path, *, min_rows: int = MIN_CORPUS) -> np.ndarray:
+    """An ``[n, d]`` float32 array of vectors from a ``.npy`` file (no pickled objects).
+
+    Raises:
+        ValueError: missing file, not a NumPy array file, not 2-D numbers, NaN/infinity, fewer than
+            ``min_rows`` rows; the message names the file.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"corpus file {str(p)!r} does not exist")
+    try:
+        x = np.load(p, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"{p}: not a readable .npy array of vectors ({exc})") from None
+    if not isinstance(x, np.ndarray) or x.ndim != 2 or not np.issubdtype(x.dtype, np.number) \
+            or np.issubdtype(x.dtype, np.complexfloating):
+        raise ValueError(f"{p}: expected a 2-D array of real numbers [n, d], got "
+                         f"{getattr(x, 'dtype', type(x).__name__)} {getattr(x, 'shape', '')}")
+    x = x.astype(np.float32)
+    if not np.isfinite(x).all():
+        raise ValueError(f"{p}: row {int(np.argwhere(~np.isfinite(x))[0, 0])} contains NaN or infinity")
+    if len(x) < min_rows:
+        raise ValueError(f"{p} has {len(x)} vectors; at least {min_rows} are needed")
+    return x
+
+
+def noisy_cue_task(x: np.ndarray, pairs: int, noise: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A recall task from a user's vectors: ``(facts, cues, background)``.
+
+    The first ``pairs`` rows (unit-normalised) are the facts; each cue is its fact plus Gaussian
+    noise of relative norm ``noise`` (``‖ε‖ = noise``), normalised; the other rows are background.
+    """
+    if not 0 < pairs < len(x):
+        raise ValueError(f"pairs must be in [1, {len(x) - 1}] for {len(x)} vectors, got {pairs}")
+    if not (np.isfinite(noise) and noise >= 0):
+        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    u = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    eps = np.random.default_rng(seed).standard_normal((pairs, x.shape[1])).astype(np.float32)
+    eps *= noise / np.maximum(np.linalg.norm(eps, axis=1, keepdims=True), 1e-12)
+    cues = u[:pairs] + eps
+    cues /= np.maximum(np.linalg.norm(cues, axis=1, keepdims=True), 1e-12)
+    return u[:pairs].astype(np.float32), cues.astype(np.float32), u[pairs:].astype(np.float32)
 
 
 def versions() -> dict[str, str]:
@@ -118,13 +166,15 @@ def evaluate_codec(x: np.ndarray, code: str, overrides: dict[str, Any], base_ids
         t0 = time.perf_counter()
         z = enc(xt[s : s + chunk])
         t1 = time.perf_counter()
-        parts.append(dec(z))
+        parts.append(dec(z, scale=enc.full_scale(xt[s : s + chunk])))
         t_enc, t_dec = t_enc + t1 - t0, t_dec + time.perf_counter() - t1
         n_spikes += int((z != 0).sum())
         max_per_channel = max(max_per_channel, float(z.ne(0).sum(0).max()))
         steps, channels = int(z.shape[0]), int(z.shape[2])
     xd = torch.cat(parts)
     cos = F.rowwise_cosine(xd, xt).numpy()
+    norm_in = xt.norm(dim=1)
+    norm_ratio = (xd.norm(dim=1)[norm_in > 0] / norm_in[norm_in > 0]).numpy()
     decoded = xd.numpy()
     zero = ~np.any(decoded != 0, axis=1)
     decoded[zero] = 1e-6  # a cue with no spikes has no direction; keep the row searchable (it will miss)
@@ -137,6 +187,7 @@ def evaluate_codec(x: np.ndarray, code: str, overrides: dict[str, Any], base_ids
         "mean_cosine": float(cos.mean()),
         "p01_cosine": float(np.percentile(cos, 1)),
         "min_cosine": float(cos.min()),
+        "norm_ratio": float(norm_ratio.mean()) if norm_ratio.size else 1.0,
         "spikes_per_dim": n_spikes / (len(x) * x.shape[1]),
         "max_spikes_per_channel": max_per_channel,
         "payload_bits_per_spike": int(overrides.get("bits", 8)) if code == "sigma_delta" else 1,
@@ -226,13 +277,15 @@ def roundtrip_markdown(report: dict[str, Any]) -> str:
         f"{report['n_vectors']} embeddings of dimension {report['dim']} (encoder: {report.get('encoder', '?')}); "
         f"retrieval preservation in the production two-stage Hopfield retriever, leave-one-out, k={k}.",
         "",
-        f"| code | setting | time steps | spikes/dim | mean cos | p1 cos | top-1 unchanged | top-{k} unchanged | overlap@{k} |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"| code | setting | time steps | spikes/dim | mean cos | p1 cos | norm ratio | top-1 unchanged | top-{k} unchanged "
+        f"| overlap@{k} |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["rows"]:
         lines.append(
             f"| {r['code']} | {_setting(r)} | {r['time_steps']} | {r['spikes_per_dim']:.3f} | {r['mean_cosine']:.5f} "
-            f"| {r['p01_cosine']:.5f} | {r['top1_unchanged']:.3f} | {r[f'top{k}_unchanged']:.3f} | {r[f'overlap_at_{k}']:.3f} |"
+            f"| {r['p01_cosine']:.5f} | {r.get('norm_ratio', float('nan')):.3f} | {r['top1_unchanged']:.3f} "
+            f"| {r[f'top{k}_unchanged']:.3f} | {r[f'overlap_at_{k}']:.3f} |"
         )
     s = report["summary"]
     b = s["best_deterministic_le1"]

@@ -24,6 +24,25 @@ def _encode(model: str, texts: list[str], progress: bool) -> tuple[np.ndarray, s
     return enc.encode(texts, progress=progress), enc.name
 
 
+def _corpus_vectors(corpus: Path | None, model: str, limit: int | None, progress: bool) -> tuple[np.ndarray, str]:
+    """``(vectors [n, d], what encoded them)`` of ``--corpus``: a ``.npy`` array of vectors is used as
+    it is; a text or JSONL file (or the bundled corpus) is encoded with ``model``."""
+    from . import bench
+
+    try:
+        if corpus is not None and corpus.suffix.lower() == ".npy":
+            x = bench.read_vectors(corpus)
+            return (x[:limit] if limit else x), f"vectors from {corpus.name}"
+        texts = bench.read_corpus(corpus) if corpus else bench.default_corpus()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    return _encode(model, texts[:limit] if limit else texts, progress)
+
+
+CORPUS_HELP = ("A .npy array of vectors [n, d] (used as they are), a text file (one per line) or JSONL with a "
+               "\"text\" field (encoded with --model)")
+
+
 def _parse_ints(value: str | None, name: str) -> tuple[int, ...] | None:
     if value is None:
         return None
@@ -43,7 +62,7 @@ def snn() -> None:
 
 @snn.command()
 @click.option("--corpus", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Text file (one per line) or JSONL with a \"text\" field; default: the bundled corpus.")
+              help=CORPUS_HELP + "; default: the bundled corpus.")
 @click.option("--model", default="default", show_default=True, help="Encoder: 'default' (offline MiniLM), a name/path, or hash-<d>.")
 @click.option("--limit", type=click.IntRange(min=12), default=None, help="Use only the first N texts.")
 @click.option("--steps", default=None, help="Comma-separated T sweep for rate/latency (default 4,8,16,32,64,128).")
@@ -56,11 +75,7 @@ def roundtrip(corpus, model, limit, steps, bits, bernoulli_steps, seed, out, pro
     """Round-trip cosine, spikes per dimension and retrieval preservation of every spike code."""
     from . import bench
 
-    try:
-        texts = bench.read_corpus(corpus) if corpus else bench.default_corpus()
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
-    texts = texts[:limit] if limit else texts
+    x, enc_name = _corpus_vectors(corpus, model, limit, progress)
     sweeps = {k: list(v) for k, v in bench.DEFAULT_SWEEPS.items()}
     if (t := _parse_ints(steps, "--steps")) is not None:
         sweeps["rate"] = sweeps["latency"] = [{"num_steps": v} for v in t]
@@ -68,7 +83,6 @@ def roundtrip(corpus, model, limit, steps, bits, bernoulli_steps, seed, out, pro
         sweeps["sigma_delta"] = [{"num_steps": 4, "bits": v} for v in b]
     if (t := _parse_ints(bernoulli_steps, "--bernoulli-steps")) is not None:
         sweeps["bernoulli"] = [{"num_steps": v} for v in t]
-    x, enc_name = _encode(model, texts, progress)
     try:
         report = bench.run_roundtrip(x, bench.RoundTripConfig(sweeps=sweeps, seed=seed), progress=progress)
     except ValueError as exc:
@@ -81,6 +95,11 @@ def roundtrip(corpus, model, limit, steps, bits, bernoulli_steps, seed, out, pro
 
 
 @snn.command("lif-baseline")
+@click.option("--corpus", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help=CORPUS_HELP + ". The first max(--pairs) vectors are the stored facts, each queried by a noisy "
+              "copy (--noise); the rest are background. Default: the bundled paraphrase pairs.")
+@click.option("--noise", type=click.FloatRange(min=0.0), default=0.5, show_default=True,
+              help="With --corpus: norm of the Gaussian noise added to a unit fact to make its cue.")
 @click.option("--model", default="default", show_default=True, help="Encoder: 'default' (offline MiniLM), a name/path, or hash-<d>.")
 @click.option("--pairs", default=None, help="Comma-separated task sizes (paraphrase pairs), default 5,45.")
 @click.option("--background", default=None, help="Comma-separated background sizes, default 0,10,50,200.")
@@ -89,12 +108,15 @@ def roundtrip(corpus, model, limit, steps, bits, bernoulli_steps, seed, out, pro
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT, show_default=True)
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def lif_baseline(model, pairs, background, steps, timing_repeats, seed, out, progress) -> None:
+def lif_baseline(corpus, noise, model, pairs, background, steps, timing_repeats, seed, out, progress) -> None:
     """The research note's recurrent LIF Hopfield vs softmax Hopfield vs the spiking retrieval."""
     from . import bench
 
     pp = bench.paraphrase_pairs()
     bg = bench.distractors()
+    user_x = None
+    if corpus is not None:
+        user_x, enc_name = _corpus_vectors(corpus, model, None, progress)
     cfg = bench.LIFBaselineConfig(timing_repeats=timing_repeats, seed=seed)
     kw = {}
     for name, val, field in (("--pairs", pairs, "pair_counts"), ("--background", background, "backgrounds"),
@@ -109,12 +131,21 @@ def lif_baseline(model, pairs, background, steps, timing_repeats, seed, out, pro
         from dataclasses import replace
 
         cfg = replace(cfg, **kw)
-    if max(cfg.pair_counts) > len(pp):
-        raise click.BadParameter(f"--pairs: at most {len(pp)} pairs are bundled, got {max(cfg.pair_counts)}")
-    x, enc_name = _encode(model, [p["fact"] for p in pp] + [p["question"] for p in pp] + bg, progress)
-    n = len(pp)
-    report = bench.run_lif_baseline(x[:n], x[n : 2 * n], x[2 * n :], cfg, progress=progress)
-    report.update({"encoder": enc_name, "seed": seed, "versions": {**bench.versions(), "hhmem": __version__}})
+    if user_x is not None:
+        if max(cfg.pair_counts) >= len(user_x):
+            raise click.BadParameter(f"--pairs: {max(cfg.pair_counts)} facts need at least {max(cfg.pair_counts) + 1} "
+                                     f"vectors; {corpus} has {len(user_x)}")
+        facts, cues, rest = bench.noisy_cue_task(user_x, max(cfg.pair_counts), noise, seed)
+        task = {"corpus": str(corpus), "task": f"noisy cues (noise {noise}) of the corpus's first facts"}
+    else:
+        if max(cfg.pair_counts) > len(pp):
+            raise click.BadParameter(f"--pairs: at most {len(pp)} pairs are bundled, got {max(cfg.pair_counts)}")
+        x, enc_name = _encode(model, [p["fact"] for p in pp] + [p["question"] for p in pp] + bg, progress)
+        n = len(pp)
+        facts, cues, rest = x[:n], x[n : 2 * n], x[2 * n :]
+        task = {"corpus": "bundled paraphrase pairs", "task": "paraphrased questions"}
+    report = bench.run_lif_baseline(facts, cues, rest, cfg, progress=progress)
+    report.update({"encoder": enc_name, "seed": seed, "versions": {**bench.versions(), "hhmem": __version__}, **task})
     md = bench.lif_baseline_markdown(report)
     paths = bench.write_report(out, "lif_baseline", report, md, bench.lif_baseline_plot)
     click.echo(md)

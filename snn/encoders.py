@@ -106,8 +106,32 @@ class _Base(nn.Module):
 
     @property
     def decode_scale(self) -> float:
-        """The ``x_max`` a decoder multiplies by (1 under per-row scaling)."""
+        """The ``x_max`` a decoder multiplies by when no ``scale`` is given (1 under per-row scaling)."""
         return self.config.x_max if self.config.x_max is not None else 1.0
+
+    def full_scale(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """``[B]`` full scale the encoder uses for each row of ``x``: ``x_max``, or the row's max-abs.
+
+        It is the magnitude the spikes do not carry: pass it to the decoder
+        (``dec(spikes, scale=enc.full_scale(x))``) to get the vectors back at their own norm.
+        """
+        return F.full_scale(F.check_vectors(x), self.config.x_max)[:, 0]
+
+    def _decoded(self, decode: Any, spikes: torch.Tensor, scale: torch.Tensor | np.ndarray | float | None,
+                 *args: Any) -> torch.Tensor:
+        """``decode(spikes, *args, x_max)`` in full-scale units times ``scale`` (``[B]``, ``[B, 1]`` or a
+        number), or times :attr:`decode_scale` when ``scale`` is None."""
+        if scale is None:
+            return decode(spikes, *args, self.decode_scale)
+        out = decode(spikes, *args, 1.0)
+        s = torch.as_tensor(scale, dtype=out.dtype)
+        if s.ndim == 0:
+            s = s.expand(out.shape[0])
+        s = s.reshape(-1)
+        if s.shape[0] != out.shape[0] or not torch.isfinite(s).all() or (s <= 0).any():
+            raise ValueError(f"scale must be a positive number or one per row ([{out.shape[0]}]), "
+                             f"got shape {tuple(torch.as_tensor(scale).shape)}")
+        return out * s[:, None]
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.config.to_dict().items())
@@ -125,13 +149,17 @@ class RateEncoder(_Base):
 
 
 class RateDecoder(_Base):
-    """``[T, B, C] -> [B, N]``: spike count / ``T`` (:func:`snn.functional.rate_decode`)."""
+    """``[T, B, C] -> [B, N]``: ``scale ·`` spike count / ``T`` (:func:`snn.functional.rate_decode`).
+
+    ``scale``: the encoder's :meth:`full_scale` of the input (default ``x_max``, or 1 under per-row
+    scaling: then the output has the input's direction but is in units of each row's max-abs).
+    """
 
     def __init__(self, config: RateConfig | None = None) -> None:
         super().__init__(config or RateConfig())
 
-    def forward(self, spikes: torch.Tensor) -> torch.Tensor:
-        return F.rate_decode(spikes, self.decode_scale, self.config.sign_mode)
+    def forward(self, spikes: torch.Tensor, scale: torch.Tensor | np.ndarray | float | None = None) -> torch.Tensor:
+        return self._decoded(lambda z, xm: F.rate_decode(z, xm, self.config.sign_mode), spikes, scale)
 
 
 class LatencyEncoder(_Base):
@@ -146,13 +174,14 @@ class LatencyEncoder(_Base):
 
 
 class LatencyDecoder(_Base):
-    """``[T, B, C] -> [B, N]``: ``Σ_t z_t (T - t) / T`` (:func:`snn.functional.latency_decode`)."""
+    """``[T, B, C] -> [B, N]``: ``scale · Σ_t z_t (T - t) / T`` (:func:`snn.functional.latency_decode`);
+    ``scale`` as in :class:`RateDecoder`."""
 
     def __init__(self, config: LatencyConfig | None = None) -> None:
         super().__init__(config or LatencyConfig())
 
-    def forward(self, spikes: torch.Tensor) -> torch.Tensor:
-        return F.latency_decode(spikes, self.decode_scale, self.config.sign_mode)
+    def forward(self, spikes: torch.Tensor, scale: torch.Tensor | np.ndarray | float | None = None) -> torch.Tensor:
+        return self._decoded(lambda z, xm: F.latency_decode(z, xm, self.config.sign_mode), spikes, scale)
 
 
 class SigmaDeltaEncoder(_Base):
@@ -167,13 +196,14 @@ class SigmaDeltaEncoder(_Base):
 
 
 class SigmaDeltaDecoder(_Base):
-    """``[T, B, N] -> [B, N]``: ``Δ Σ_t p_t`` (:func:`snn.functional.sigma_delta_decode`)."""
+    """``[T, B, N] -> [B, N]``: ``scale · Δ Σ_t p_t`` (:func:`snn.functional.sigma_delta_decode`);
+    ``scale`` as in :class:`RateDecoder`."""
 
     def __init__(self, config: SigmaDeltaConfig | None = None) -> None:
         super().__init__(config or SigmaDeltaConfig())
 
-    def forward(self, spikes: torch.Tensor) -> torch.Tensor:
-        return F.sigma_delta_decode(spikes, self.config.bits, self.decode_scale)
+    def forward(self, spikes: torch.Tensor, scale: torch.Tensor | np.ndarray | float | None = None) -> torch.Tensor:
+        return self._decoded(lambda z, xm: F.sigma_delta_decode(z, self.config.bits, xm), spikes, scale)
 
 
 class BernoulliEncoder(_Base):
@@ -231,10 +261,13 @@ def make_codec(code: Code | str, config: Any = None, **kwargs: Any) -> tuple[nn.
 
 
 def round_trip(x: torch.Tensor | np.ndarray, code: Code | str, **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """Encode then decode ``x``; returns ``(decoded [B, N], spikes [T, B, C])``."""
+    """Encode then decode ``x`` at its own scale (the decoder gets the encoder's
+    :meth:`~_Base.full_scale`, so the decoded rows have the input's norm up to the code's
+    quantisation); returns ``(decoded [B, N], spikes [T, B, C])``."""
     enc, dec = make_codec(code, **kwargs)
-    z = enc(torch.as_tensor(x))
-    return dec(z), z
+    xt = torch.as_tensor(x)
+    z = enc(xt)
+    return dec(z, scale=enc.full_scale(xt)), z
 
 
 def decode_cue(spikes: torch.Tensor, decoder: nn.Module) -> np.ndarray:

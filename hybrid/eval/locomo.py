@@ -7,7 +7,9 @@ category}`` with evidence turn ids ``"D<session>:<turn>"``.
 
 One memory per turn: ``"<speaker>: <text>"``, and when the turn shares an image, its caption is
 appended as ``" [shares a photo: <caption>]"``. The speaker, session number, session date and the
-turn's position are kept in :attr:`Doc.meta`.
+turn's position are kept in :attr:`Doc.meta`; ``meta["time"]`` is the session date as epoch seconds
+(``"1:56 pm on 8 May, 2023"`` read as UTC; ``None`` when absent or unreadable), stored as the
+memory's ``created_at`` by the evaluation.
 
 Evidence is parsed defensively: each string is split on ``;``/``,``/whitespace; ``"D<s>:<t>"`` is
 taken as is (leading zeros dropped: ``"D30:05"`` is ``D30:5``); ``"D:11:26"``-like strings with
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError
+from ..times import parse_dataset_date
 from . import Doc, EvalSet, Partition, Query
 
 #: Official category numbers and their names.
@@ -129,7 +132,7 @@ def load_locomo(path: str | Path, *, conversations: Sequence[int] | None = None)
                         text=turn_text(turn),
                         group=f"D{sn}",
                         meta={"speaker": turn.get("speaker"), "session": sn, "date": date, "position": pos,
-                              "conversation": name},
+                              "conversation": name, "time": parse_dataset_date(date)},
                     )
                 )
         known = {d.id for d in docs}

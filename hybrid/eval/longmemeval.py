@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..errors import InvalidInputError
+from ..times import parse_dataset_date
 from . import Doc, EvalSet, Partition, Query
 from .metrics import strip_turn
 
@@ -85,7 +86,8 @@ def load_longmemeval(
                     tid = f"{sid}_{i + 1}"
                     if answer_session and not turn.get("has_answer", False):
                         tid = tid.replace("answer", "noans")
-                    docs.append(Doc(tid, content, strip_turn(tid), {"role": turn.get("role"), "date": date}))
+                    docs.append(Doc(tid, content, strip_turn(tid), {"role": turn.get("role"), "date": date,
+                                                                       "time": parse_dataset_date(date)}))
             else:
                 chosen = [t for t in turns if t.get("role") in roles]
                 text = " ".join(str(t.get("content", "")) for t in chosen)
@@ -95,7 +97,7 @@ def load_longmemeval(
                 did = sid
                 if answer_session and not any(t.get("has_answer", False) for t in chosen):
                     did = sid.replace("answer", "noans")
-                docs.append(Doc(did, text, did, {"date": date}))
+                docs.append(Doc(did, text, did, {"date": date, "time": parse_dataset_date(date)}))
         gold = sorted({d.id for d in docs if "answer" in d.id})
         gold_sessions = {d.group for d in docs if "answer" in d.id}
         if "answer_session_ids" in entry and not gold_sessions <= {str(s) for s in entry["answer_session_ids"]}:

@@ -131,7 +131,8 @@ class StorePool:
             pos_in_group = pos_in_group + 1 if d.group == last else 0
             last = d.group
             metas.append({"doc": d.id, "session": d.group, "position": pos_in_group})
-        ids = mem.add([d.text for d in part.docs], metadata=metas)
+        ids = mem.add([d.text for d in part.docs], metadata=metas, created_at=[d.meta.get("time") for d in part.docs],
+                      dedupe=False)  # every document is its own memory, repeated texts included
         self._open[key] = (mem, ids)
         return mem, ids
 

@@ -20,6 +20,7 @@ import numpy as np
 from ..config import HopfieldConfig
 from ..errors import InvalidInputError
 from ..store import validate_where
+from ..times import time_range
 from .concepts import extract_concepts
 from .config import RecallConfig
 from .cues import hub_free_cues
@@ -54,7 +55,8 @@ class Recall:
 
     # ------------------------------------------------------------------ stages
     def _dense_lists(self, texts: Sequence[str] | None, vectors: np.ndarray | None, cfg: RecallConfig,
-                     namespace: str | None, where: Mapping[str, Any] | None) -> tuple[list[np.ndarray], list[float]]:
+                     namespace: str | None, where: Mapping[str, Any] | None,
+                     window: tuple[float | None, float | None]) -> tuple[list[np.ndarray], list[float]]:
         n = len(texts) if texts is not None else len(vectors)
         cue_w = [(j, w) for j, w in enumerate((cfg.nameless_weight, cfg.content_weight)) if w > 0] if texts else []
         if texts is not None:
@@ -68,7 +70,8 @@ class Recall:
         else:
             q = vectors
         hop = HopfieldConfig(state_weight=1.0) if cfg.settle else HopfieldConfig(max_steps=0, candidates=cfg.depth)
-        ids = self.memory.dense_search(q, cfg.depth, namespace=namespace, where=where, hopfield=hop)[1]
+        ids = self.memory.dense_search(q, cfg.depth, namespace=namespace, where=where, hopfield=hop,
+                                       since=window[0], until=window[1])[1]
         lists, weights = [ids[:n]], [cfg.dense_weight]
         for t, (_, w) in enumerate(cue_w):
             lists.append(ids[n * (t + 1): n * (t + 2)])
@@ -120,6 +123,8 @@ class Recall:
         namespace: str | None = None,
         where: Mapping[str, Any] | None = None,
         config: RecallConfig | None = None,
+        since: Any = None,
+        until: Any = None,
     ) -> RecallOutput:
         """Recall ``k`` memories for each query (texts, or ``[n, d]`` vectors: then the text stages
         — cues, BM25, query concepts — have nothing to work on and are skipped)."""
@@ -130,12 +135,14 @@ class Recall:
         texts = None if isinstance(queries, np.ndarray) else [str(t) for t in queries]
         vectors = queries if isinstance(queries, np.ndarray) else None
         n = len(texts) if texts is not None else len(vectors)
+        lo, hi = time_range(since, until)
         allowed = None
-        if namespace is not None or where:
-            allowed = set(self.memory.store.ids_matching(namespace=namespace, where=validate_where(where)).tolist())
+        if namespace is not None or where or lo is not None or hi is not None:
+            allowed = set(self.memory.store.ids_matching(namespace=namespace, where=validate_where(where),
+                                                         since=lo, until=hi).tolist())
         lists, weights = [], []
         if cfg.dense_weight > 0:
-            lists, weights = self._dense_lists(texts, vectors, cfg, namespace, where)
+            lists, weights = self._dense_lists(texts, vectors, cfg, namespace, where, (lo, hi))
         if cfg.lexical_weight > 0 and texts is not None:
             lists.append(self.lexical.search(texts, cfg.depth, namespace=namespace, allowed=allowed)[1])
             weights.append(cfg.lexical_weight)

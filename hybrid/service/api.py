@@ -14,6 +14,8 @@ Routes (all JSON; every error is ``{"error": {"status", "type", "message", "deta
     POST   /v1/ns/{ns}/memories/delete            delete several ids
     POST   /v1/ns/{ns}/search                     recall (hops=0 direct, hops>0 multi-hop)
     POST   /v1/ns/{ns}/links                      associate two memories (multi-hop memories only)
+    DELETE /v1/ns/{ns}                            delete every memory of the namespace
+    GET    /v1/ns/{ns}/export?vectors=            the namespace as an hhmem export (JSONL, hybrid.transfer)
 
 Namespaces are part of the path and every memory belongs to exactly one. A memory id that exists
 in another namespace is answered exactly like an id that does not exist (404), so a client cannot
@@ -46,7 +48,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -419,7 +421,8 @@ def create_app(
     @app.post("/v1/ns/{namespace}/memories", status_code=201, response_model=m.AddResponse, tags=["memories"])
     def add(namespace: NS, body: m.AddRequest) -> m.AddResponse:
         ids = mem.add([x.text for x in body.memories], metadata=[x.metadata for x in body.memories],
-                      namespace=namespace)
+                      namespace=namespace, created_at=[x.created_at for x in body.memories],
+                      dedupe=not body.keep_duplicates)
         return m.AddResponse(namespace=namespace, ids=ids)
 
     @app.get("/v1/ns/{namespace}/memories", response_model=m.ListResponse, tags=["memories"])
@@ -464,7 +467,8 @@ def create_app(
         if body.hops > 0 and not multi_hop:
             raise ServiceError(501, "not_implemented",
                                "multi-hop search (hops > 0) needs the associative memory, which this server does not have")
-        kwargs: dict[str, Any] = {"namespace": namespace, "where": body.where}
+        kwargs: dict[str, Any] = {"namespace": namespace, "where": body.where, "since": body.since,
+                                  "until": body.until, "min_score": body.min_score}
         if multi_hop:
             kwargs["hops"] = body.hops
         try:
@@ -474,6 +478,22 @@ def create_app(
             results = []
         hits = [m.SearchHit(**r.to_dict()) for r in results if r.namespace == namespace]
         return m.SearchResponse(namespace=namespace, query=body.query, k=body.k, hops=body.hops, results=hits)
+
+    @app.delete("/v1/ns/{namespace}", response_model=m.NamespaceDeleteResponse, tags=["memories"])
+    def delete_namespace(namespace: NS) -> m.NamespaceDeleteResponse:
+        ids = mem.delete_namespace(namespace)
+        return m.NamespaceDeleteResponse(namespace=namespace, deleted=len(ids), ids=ids)
+
+    @app.get("/v1/ns/{namespace}/export", tags=["memories"], response_class=StreamingResponse,
+             responses={200: {"content": {"application/x-ndjson": {}},
+                              "description": "One JSON object per line: a header, the memories, the links."}})
+    def export_namespace(namespace: NS, vectors: Annotated[bool, Query()] = False) -> StreamingResponse:
+        from ..transfer import export_records
+
+        lines = (json.dumps(obj, ensure_ascii=False) + "\n"
+                 for obj in export_records(mem, namespace=namespace, vectors=vectors))
+        return StreamingResponse(lines, media_type="application/x-ndjson",
+                                 headers={"Content-Disposition": f'attachment; filename="{namespace}.jsonl"'})
 
     @app.post("/v1/ns/{namespace}/links", response_model=m.LinkResponse, tags=["search"])
     def link(namespace: NS, body: m.LinkRequest) -> m.LinkResponse:

@@ -5,9 +5,14 @@ nor delete another agent's memories. The store may be open in other processes at
 (the HTTP API, the CLI, other MCP servers): recall sees their writes without a restart.
 
 Tools:
-    remember(text, metadata=None)   -> {"id", "namespace"}
-    recall(query, k=5, hops=0, where=None) -> {"results": [{"id", "score", "text", "metadata", "hop", "path", "via"}]}
+    remember(text, metadata=None, created_at=None) -> {"id", "namespace"}
+    recall(query, k=5, hops=0, where=None, since=None, until=None, min_score=None)
+                                    -> {"results": [{"id", "score", "text", "metadata", "hop", "path", "via", "created_at"}]}
+    update(id, text=None, metadata=None) -> the updated memory {"id", "text", "metadata", "created_at", "updated_at"}
     forget(id)                      -> {"deleted": true} (an error result for an id not in the namespace)
+
+Times (``created_at``, ``since``, ``until``) are epoch seconds or ISO 8601 strings; ``since``/``until``
+also take a duration before now (``"7d"``).
 
 Run it with ``hhmem mcp --store PATH --namespace NAME``; see ``docs/service.md`` for an agent config.
 """
@@ -39,7 +44,8 @@ def build_server(memory: Memory, *, namespace: str = "default") -> Any:
         version=__version__,
         instructions=(
             f"Long-term memory (namespace {namespace!r}). Use `remember` to store a fact, `recall` to find "
-            "the facts that best match a question, and `forget` to delete one by id."
+            "the facts that best match a question (since/until: a time window), `update` to correct one, "
+            "and `forget` to delete one by id."
         ),
         log_level="WARNING",
     )
@@ -51,19 +57,26 @@ def build_server(memory: Memory, *, namespace: str = "default") -> Any:
             raise ToolError(f"{name} has {len(value)} characters; the limit is {limit}")
         return value
 
-    @server.tool(description="Store one memory (a fact, note or event) and return its id.")
-    def remember(text: str, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    @server.tool(description="Store one memory (a fact, note or event) and return its id (the existing id when "
+                             "the same text is already stored); created_at: when it happened, epoch seconds or "
+                             "ISO 8601 (default now).")
+    def remember(text: str, metadata: dict[str, Any] | None = None,
+                 created_at: float | str | None = None) -> dict[str, Any]:
         check_text(text, "text", m.MAX_TEXT_CHARS)
         try:
             meta = m._check_metadata(metadata)
-            ids = memory.add([text], metadata=[meta], namespace=namespace)
+            ids = memory.add([text], metadata=[meta], namespace=namespace, created_at=created_at)
         except (HHMemError, ValueError) as exc:
             raise ToolError(str(exc)) from None
         return {"id": ids[0], "namespace": namespace}
 
     @server.tool(description="Recall the k stored memories that best match a query (hops > 0: follow associations; "
-                             "where: metadata equality filter {key: scalar}).")
-    def recall(query: str, k: int = 5, hops: int = 0, where: dict[str, Any] | None = None) -> dict[str, Any]:
+                             "where: metadata equality filter {key: scalar}; since/until: only memories created "
+                             "in that window, epoch seconds, ISO 8601 or a duration before now like \"7d\"; "
+                             "min_score: drop results scoring below it).")
+    def recall(query: str, k: int = 5, hops: int = 0, where: dict[str, Any] | None = None,
+               since: float | str | None = None, until: float | str | None = None,
+               min_score: float | None = None) -> dict[str, Any]:
         check_text(query, "query", m.MAX_QUERY_CHARS)
         if not 1 <= k <= m.MAX_K:
             raise ToolError(f"k must be between 1 and {m.MAX_K}, got {k}")
@@ -71,7 +84,8 @@ def build_server(memory: Memory, *, namespace: str = "default") -> Any:
             raise ToolError(f"hops must be between 0 and {m.MAX_HOPS}, got {hops}")
         if hops and not multi_hop:
             raise ToolError("hops > 0 needs the associative memory, which this server does not have; use hops=0")
-        kwargs: dict[str, Any] = {"namespace": namespace, "where": where}
+        kwargs: dict[str, Any] = {"namespace": namespace, "where": where, "since": since, "until": until,
+                                  "min_score": min_score}
         if multi_hop:
             kwargs["hops"] = hops
         try:
@@ -82,9 +96,29 @@ def build_server(memory: Memory, *, namespace: str = "default") -> Any:
             raise ToolError(str(exc)) from None
         return {"results": [
             {"id": r.id, "score": r.score, "text": r.text, "metadata": r.metadata, "hop": r.hop, "path": r.path,
-             "via": r.via}
+             "via": r.via, "created_at": r.created_at}
             for r in results if r.namespace == namespace
         ]}
+
+    @server.tool(description="Correct one memory by id: new text (re-encoded) and/or new metadata (replaces it).")
+    def update(id: int, text: str | None = None,  # noqa: A002 - the tool's argument name is part of its schema
+               metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+        if text is None and metadata is None:
+            raise ToolError("update needs text and/or metadata")
+        if text is not None:
+            check_text(text, "text", m.MAX_TEXT_CHARS)
+        try:
+            rec = memory.get(id)
+            if rec.namespace != namespace:
+                raise NotFoundError(f"memory {id} not found")
+            memory.update(id, text=text, metadata=m._check_metadata(metadata))
+            rec = memory.get(id)
+        except NotFoundError:
+            raise ToolError(f"memory {id} not found in namespace {namespace!r}") from None
+        except (HHMemError, ValueError) as exc:
+            raise ToolError(str(exc)) from None
+        return {"id": rec.id, "text": rec.text, "metadata": rec.metadata, "created_at": rec.created_at,
+                "updated_at": rec.updated_at}
 
     @server.tool(description="Delete one memory by the id that remember or recall gave.")
     def forget(id: int) -> dict[str, Any]:  # noqa: A002 - the tool's argument name is part of its schema

@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..errors import InvalidInputError
+from ..memory import check_min_score
 from ..store import validate_metadata, validate_where
+from ..times import parse_time
 
 #: Characters in one memory's text (the store itself allows more; the service keeps requests small).
 MAX_TEXT_CHARS = 16_000
@@ -45,6 +48,19 @@ def _check_metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return meta
 
 
+#: A time as JSON: epoch seconds or an ISO 8601 string (see :mod:`hybrid.times`).
+TimeValue = int | float | str | None
+
+
+def _check_time(value: TimeValue, name: str, relative: bool) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_time(value, name=name, relative=relative)
+    except InvalidInputError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def _check_text(value: str, name: str) -> str:
     if not value.strip():
         raise ValueError(f"{name} is blank; give some non-whitespace text")
@@ -57,6 +73,7 @@ class MemoryIn(BaseModel):
     model_config = _STRICT
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="The memory's text.")
     metadata: dict[str, Any] | None = Field(None, description="JSON object of scalar/nested values.")
+    created_at: TimeValue = Field(None, description="When it happened: epoch seconds or ISO 8601 (default: now).")
 
     @field_validator("text")
     @classmethod
@@ -68,12 +85,20 @@ class MemoryIn(BaseModel):
     def _meta(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
         return _check_metadata(v)
 
+    @field_validator("created_at")
+    @classmethod
+    def _created(cls, v: TimeValue) -> float | None:
+        return _check_time(v, "created_at", relative=False)
+
 
 class AddRequest(BaseModel):
-    """``POST /v1/ns/{namespace}/memories``: store up to :data:`MAX_BATCH` memories in one transaction."""
+    """``POST /v1/ns/{namespace}/memories``: store up to :data:`MAX_BATCH` memories in one transaction
+    (exact duplicates in the namespace return the existing id unless ``keep_duplicates``)."""
 
     model_config = _STRICT
     memories: list[MemoryIn] = Field(min_length=1, max_length=MAX_BATCH)
+    keep_duplicates: bool = Field(False, description="Store a text again even when the namespace already holds the "
+                                  "same text (default: the existing memory's id is returned in its place).")
 
 
 class AddResponse(BaseModel):
@@ -127,11 +152,35 @@ class SearchRequest(BaseModel):
     k: int = Field(5, ge=1, le=MAX_K)
     hops: int = Field(0, ge=0, le=MAX_HOPS, description="0: direct recall only; h > 0 needs the associative memory.")
     where: dict[str, Any] | None = Field(None, description="Metadata equality filter {key: scalar}.")
+    since: TimeValue = Field(None, description="Only memories created at or after: epoch seconds, ISO 8601, or a "
+                             "duration before now (\"7d\", \"12h\").")
+    until: TimeValue = Field(None, description="Only memories created at or before (same forms as since).")
+    min_score: float | None = Field(None, description="Drop results whose cosine to the query is below this "
+                                    "(the returned score is fused; the floor is a cosine).")
 
     @field_validator("query")
     @classmethod
     def _query(cls, v: str) -> str:
         return _check_text(v, "query")
+
+    @model_validator(mode="after")
+    def _window(self) -> SearchRequest:
+        if self.since is not None and self.until is not None and self.since > self.until:
+            raise ValueError("since is after until; nothing can match")
+        return self
+
+    @field_validator("since", "until")
+    @classmethod
+    def _time(cls, v: TimeValue, info: Any) -> float | None:
+        return _check_time(v, info.field_name, relative=True)
+
+    @field_validator("min_score")
+    @classmethod
+    def _min_score(cls, v: float | None) -> float | None:
+        try:
+            return check_min_score(v)
+        except InvalidInputError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("where")
     @classmethod
@@ -182,6 +231,7 @@ class SearchHit(BaseModel):
     hop: int
     path: list[int]
     via: str = Field("direct", description="How the recall reached it: direct, concept:<concept>, link:<id> or hop.")
+    created_at: float | None = None
 
 
 class SearchResponse(BaseModel):
@@ -198,6 +248,12 @@ class NamespaceStats(BaseModel):
     model: str
     dim: int
     multi_hop: bool
+
+
+class NamespaceDeleteResponse(BaseModel):
+    namespace: str
+    deleted: int = Field(description="Memories deleted (with their keys and links).")
+    ids: list[int]
 
 
 class ErrorBody(BaseModel):

@@ -17,8 +17,9 @@ CORPUS = [
 ]
 
 
-def add(client, ns, texts, metadata=None):
-    body = {"memories": [{"text": t, **({"metadata": metadata} if metadata else {})} for t in texts]}
+def add(client, ns, texts, metadata=None, keep_duplicates=False):
+    body = {"memories": [{"text": t, **({"metadata": metadata} if metadata else {})} for t in texts],
+            "keep_duplicates": keep_duplicates}
     r = client.post(f"/v1/ns/{ns}/memories", json=body)
     assert r.status_code == 201, r.text
     return r.json()["ids"]
