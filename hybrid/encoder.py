@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
@@ -173,6 +174,10 @@ class SentenceTransformerEncoder:
         self.batch_size = batch_size
         self.chunk_overlap = chunk_overlap
         self.max_tokens = int(self.model.max_seq_length)
+        # The fast tokenizer keeps its padding/truncation settings in shared mutable state and is not
+        # safe to call from several threads at once ("Unable to create tensor ... padding"): one
+        # encode at a time per encoder (torch still uses every core inside the forward pass).
+        self._lock = threading.Lock()
 
     def _windows(self, text: str) -> list[tuple[str, int]]:
         """Split ``text`` into (window text, token count) pieces that fit the model's window."""
@@ -192,6 +197,10 @@ class SentenceTransformerEncoder:
 
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         texts = validate_texts(texts)
+        with self._lock:
+            return self._encode(texts, progress)
+
+    def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
         flat: list[str] = []
         owner: list[int] = []
         weight: list[float] = []
@@ -215,16 +224,21 @@ class SentenceTransformerEncoder:
 
 
 class CallableEncoder:
-    """Wrap ``fn(list[str]) -> array [n, d]`` as an encoder; outputs are checked and normalised."""
+    """Wrap ``fn(list[str]) -> array [n, d]`` as an encoder; outputs are checked and normalised.
+
+    ``fn`` is called by one thread at a time (most model wrappers are not thread-safe).
+    """
 
     def __init__(self, fn: Callable[[list[str]], object], *, dim: int, name: str | None = None) -> None:
         self.fn = fn
+        self._lock = threading.Lock()
         self.dim = int(dim)
         self.name = name or f"callable:{getattr(fn, '__qualname__', type(fn).__name__)}"
 
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         texts = validate_texts(texts)
-        out = np.asarray(self.fn(list(texts)))
+        with self._lock:
+            out = np.asarray(self.fn(list(texts)))
         if out.ndim != 2 or out.shape[0] != len(texts):
             raise InvalidInputError(
                 f"encoder {self.name} returned shape {out.shape} for {len(texts)} texts; expected ({len(texts)}, {self.dim})"
