@@ -42,6 +42,7 @@ import torch
 from . import functional as F
 from ._numba import jit_or_none
 from .errors import InvalidInputError, NotFoundError, StoreCorruptError
+from .validation import memory_ids as checked_ids
 
 #: File of the checkpoint inside a store folder.
 ASSOC_FILE = "associations.safetensors"
@@ -1183,7 +1184,7 @@ def write_links(store: Any, pairs: Sequence[tuple[int, int]], source: str) -> in
     Raises:
         NotFoundError: a memory of a pair does not exist (nothing is written).
     """
-    pairs = [(int(a), int(b)) for a, b in pairs if int(a) != int(b)]
+    pairs = [(a, b) for a, b in (checked_ids(p, "link: memory id") for p in pairs) if a != b]
     if not pairs:
         return 0
     ensure_schema(store)

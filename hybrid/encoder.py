@@ -20,6 +20,7 @@ import numpy as np
 from ._numba import jit_or_none
 from .config import MAX_TEXT_CHARS
 from .errors import InvalidInputError
+from .validation import check_unicode
 
 #: Name recorded in manifests for the default model.
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -60,7 +61,7 @@ def validate_texts(texts: object, *, max_chars: int = MAX_TEXT_CHARS, name: str 
             )
         if "\x00" in t:
             raise InvalidInputError(f"{name}[{i}] contains a NUL character")
-        out.append(t)
+        out.append(check_unicode(t, f"{name}[{i}]"))
     return out
 
 

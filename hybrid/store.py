@@ -20,6 +20,7 @@ import re
 import sqlite3
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ from .errors import (
     StoreMismatchError,
     StoreVersionError,
 )
+from .validation import check_int64, check_json_value, check_unicode
+from .validation import memory_ids as checked_ids
 
 #: Version of the on-disk layout; a store with a larger number is refused.
 FORMAT_VERSION = 1
@@ -48,6 +51,18 @@ DEFAULT_NAMESPACE = "default"
 _NAMESPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 _META_KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _SCALARS = (str, int, float, bool, type(None))
+#: Columns of a memory row as read back: text columns as raw bytes, decoded by :func:`decode_row`.
+_RECORD_COLUMNS = "id, CAST(namespace AS BLOB), CAST(text AS BLOB), CAST(metadata AS BLOB), created_at, updated_at"
+#: A JSON escape of a UTF-16 surrogate; metadata holding one is checked for lone surrogates.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_QUARANTINE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS quarantine (
+    memory_id INTEGER NOT NULL,
+    namespace BLOB, text BLOB, metadata BLOB, created_at REAL, updated_at REAL,
+    keys INTEGER,
+    reason TEXT NOT NULL,
+    quarantined_at REAL NOT NULL
+)"""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS memories (
@@ -119,6 +134,38 @@ class MemoryRecord:
         }
 
 
+class DamagedRowWarning(RuntimeWarning):
+    """A stored row could not be read back and was skipped (see ``hhmem check``)."""
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def decode_row(row: Sequence[Any]) -> MemoryRecord | str:
+    """A ``SELECT {_RECORD_COLUMNS}`` row as a record, or the reason it cannot be read faithfully."""
+    mid, raw_ns, raw_text, raw_meta, created_at, updated_at = row
+    fields = {}
+    for name, raw in (("namespace", raw_ns), ("text", raw_text), ("metadata", raw_meta)):
+        try:
+            fields[name] = bytes(raw or b"").decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return f"its {name} is not valid UTF-8 (byte {exc.start})"
+    meta_text = fields["metadata"]
+    try:
+        meta = json.loads(meta_text, parse_constant=_no_constant) if meta_text else {}
+    except (ValueError, RecursionError) as exc:
+        return f"its metadata is not valid JSON ({exc})"
+    if not isinstance(meta, dict):
+        return f"its metadata is a JSON {type(meta).__name__}, not an object"
+    if _SURROGATE_ESCAPE.search(meta_text):
+        try:
+            json.dumps(meta, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return "its metadata holds a lone surrogate (not valid Unicode text)"
+    return MemoryRecord(mid, fields["text"], fields["namespace"], meta, created_at, updated_at)
+
+
 def validate_namespace(namespace: object) -> str:
     """A namespace is 1-64 characters of letters, digits and ``_ . : -``, starting alphanumeric."""
     if not isinstance(namespace, str) or not _NAMESPACE_RE.match(namespace):
@@ -137,6 +184,7 @@ def validate_metadata(metadata: object, *, name: str = "metadata") -> dict[str, 
     for key in metadata:
         if not isinstance(key, str) or not _META_KEY_RE.match(key):
             raise InvalidInputError(f"{name} key {key!r} is not allowed: use [A-Za-z0-9_.-], up to 128 characters")
+    check_json_value(metadata, name)
     try:
         json.dumps(metadata, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -157,8 +205,7 @@ def validate_where(where: object) -> dict[str, Any]:
             raise InvalidInputError(
                 f"where[{key!r}] must be a str, int, float, bool or None (equality filter); got {type(value).__name__}"
             )
-        if isinstance(value, float) and not np.isfinite(value):
-            raise InvalidInputError(f"where[{key!r}] must be finite, got {value}")
+        check_json_value(value, f"where[{key!r}]")
     return dict(where)
 
 
@@ -351,12 +398,11 @@ class Store:
             raise InvalidInputError(
                 f"got {len(texts)} texts, {len(keys)} key lists and {len(metas)} metadata entries; they must match"
             )
-        for i, ks in enumerate(keys):
+        for i, (text, ks) in enumerate(zip(texts, keys)):
+            check_unicode(text, f"texts[{i}]")
             if not ks:
                 raise InvalidInputError(f"memory {i} has no key")
-            for key in ks:
-                if key.vector.shape != (self.dim,):
-                    raise InvalidInputError(f"memory {i}: key vector shape {key.vector.shape}, expected ({self.dim},)")
+            self._check_keys(ks, f"memory {i}")
         now = time.time()
         ids: list[int] = []
         with self.transaction() as conn:
@@ -376,6 +422,15 @@ class Store:
             )
         return ids
 
+    def _check_keys(self, keys: Sequence[Key], name: str) -> None:
+        for key in keys:
+            if key.vector.shape != (self.dim,):
+                raise InvalidInputError(f"{name}: key vector shape {key.vector.shape}, expected ({self.dim},)")
+            if not np.isfinite(key.vector).all() or not key.vector.any():
+                raise InvalidInputError(f"{name}: key vector has NaN or infinite entries or is all zeros")
+            if key.text is not None:
+                check_unicode(key.text, f"{name}: key text")
+
     def update(
         self,
         memory_id: int,
@@ -388,6 +443,10 @@ class Store:
         meta = validate_metadata(metadata) if metadata is not None else None
         if (text is None) != (keys is None):
             raise InvalidInputError("update needs the new keys together with the new text")
+        (memory_id,) = checked_ids([memory_id])
+        if text is not None and keys is not None:
+            check_unicode(text, "text")
+            self._check_keys(keys, f"memory {memory_id}")
         now = time.time()
         with self.transaction() as conn:
             if conn.execute("SELECT 1 FROM memories WHERE id = ?", (memory_id,)).fetchone() is None:
@@ -411,7 +470,7 @@ class Store:
 
         With ``namespace``, only memories of that namespace are deleted.
         """
-        ids = [int(i) for i in memory_ids]
+        ids = checked_ids(memory_ids)
         if not ids:
             return []
         now = time.time()
@@ -431,36 +490,109 @@ class Store:
 
     # ------------------------------------------------------------------- reads
     def get(self, memory_id: int, *, with_keys: bool = False) -> MemoryRecord:
-        rows = self.get_many([memory_id], with_keys=with_keys)
-        if not rows:
-            raise NotFoundError(f"memory {memory_id} not found in {self.path}")
-        return rows[0]
+        """One record. Raises :class:`NotFoundError`, or :class:`StoreCorruptError` for a damaged row."""
+        (mid,) = checked_ids([memory_id])
+        found = self._fetch([mid], with_keys=with_keys).get(mid)
+        if found is None:
+            raise NotFoundError(f"memory {mid} not found in {self.path}")
+        if isinstance(found, str):
+            raise StoreCorruptError(f"{self.path / DATABASE}: memory {mid} is damaged ({found}); "
+                                    "`hhmem check --repair` quarantines it")
+        return found
 
     def get_many(self, memory_ids: Sequence[int], *, with_keys: bool = False) -> list[MemoryRecord]:
-        """Records for the ids that exist, in the order asked (missing ids are left out)."""
-        ids = [int(i) for i in memory_ids]
+        """Records for the ids that exist, in the order asked (missing ids are left out; so are
+        damaged rows, with a warning naming each)."""
+        found = self._fetch(memory_ids, with_keys=with_keys)
+        out = []
+        for mid, rec in found.items():
+            if isinstance(rec, str):
+                self._warn_damaged(mid, rec)
+            else:
+                out.append(rec)
+        return out
+
+    def _fetch(self, memory_ids: Sequence[int], *, with_keys: bool) -> dict[int, MemoryRecord | str]:
+        """Id -> record, or the reason the row cannot be read, in the order asked."""
+        ids = checked_ids(memory_ids)
         if not ids:
-            return []
-        found: dict[int, MemoryRecord] = {}
+            return {}
+        found: dict[int, MemoryRecord | str] = {}
         for start in range(0, len(ids), 900):
             part = ids[start : start + 900]
             marks = ",".join("?" * len(part))
-            for row in self.query(
-                f"SELECT id, text, namespace, metadata, created_at, updated_at FROM memories WHERE id IN ({marks})",
-                part,
-            ):
-                found[row[0]] = MemoryRecord(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5])
+            for row in self.query(f"SELECT {_RECORD_COLUMNS} FROM memories WHERE id IN ({marks})", part):
+                found[row[0]] = decode_row(row)
             if with_keys:
                 for mid, kind, ktext, blob in self.query(
                     f"SELECT memory_id, kind, text, vector FROM keys WHERE memory_id IN ({marks}) ORDER BY id", part
                 ):
-                    found[mid].keys.append(Key(kind, ktext, np.frombuffer(blob, dtype="<f4").copy()))
-        return [found[i] for i in ids if i in found]
+                    rec = found.get(mid)
+                    if isinstance(rec, MemoryRecord):
+                        rec.keys.append(Key(kind, ktext, np.frombuffer(blob, dtype="<f4").copy()))
+        return {i: found[i] for i in ids if i in found}
+
+    def records(self) -> list[MemoryRecord]:
+        """Every readable memory in id order (damaged rows are skipped with a warning)."""
+        out = []
+        for row in self.query(f"SELECT {_RECORD_COLUMNS} FROM memories ORDER BY id"):
+            rec = decode_row(row)
+            if isinstance(rec, str):
+                self._warn_damaged(row[0], rec)
+            else:
+                out.append(rec)
+        return out
+
+    def _warn_damaged(self, memory_id: int, reason: str) -> None:
+        warnings.warn(f"{self.path / DATABASE}: memory {memory_id} is damaged ({reason}) and was skipped; "
+                      "`hhmem check` lists damaged memories and `hhmem check --repair` quarantines them",
+                      DamagedRowWarning, stacklevel=3)
+
+    # ------------------------------------------------------------ damage
+    def damaged(self) -> list[dict[str, Any]]:
+        """Rows that cannot be read back faithfully: ``[{"id", "reason"}]`` in id order.
+
+        A row is damaged when its text, namespace or metadata is not valid UTF-8, its metadata is
+        not a JSON object of valid text, or one of its key vectors has the wrong size, a NaN or
+        infinite entry, or no direction (all zeros).
+        """
+        reasons: dict[int, list[str]] = {}
+        for row in self.query(f"SELECT {_RECORD_COLUMNS} FROM memories ORDER BY id"):
+            rec = decode_row(row)
+            if isinstance(rec, str):
+                reasons.setdefault(row[0], []).append(rec)
+        _, _, bad = self._vectors(self.query("SELECT memory_id, vector FROM keys ORDER BY id"))
+        for mid, reason in bad:
+            reasons.setdefault(mid, []).append(reason)
+        return [{"id": mid, "reason": "; ".join(dict.fromkeys(rs))} for mid, rs in sorted(reasons.items())]
+
+    def quarantine(self, damaged: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Move damaged rows (as :meth:`damaged` lists them) out of ``memories`` into the
+        ``quarantine`` table (raw bytes kept, with the reason), in one transaction; returns the ids moved."""
+        now = time.time()
+        moved = []
+        with self.transaction() as conn:
+            conn.execute(_QUARANTINE_SCHEMA)
+            for item in damaged:
+                (mid,) = checked_ids([item["id"]])
+                conn.execute(
+                    "INSERT INTO quarantine(memory_id, namespace, text, metadata, created_at, updated_at, keys, "
+                    "reason, quarantined_at) SELECT id, CAST(namespace AS BLOB), CAST(text AS BLOB), "
+                    "CAST(metadata AS BLOB), created_at, updated_at, "
+                    "(SELECT COUNT(*) FROM keys WHERE memory_id = memories.id), ?, ? FROM memories WHERE id = ?",
+                    (str(item.get("reason", "")), now, mid),
+                )
+                if conn.execute("DELETE FROM memories WHERE id = ?", (mid,)).rowcount:
+                    moved.append(mid)
+            conn.executemany("INSERT INTO changes(memory_id, op, at) VALUES (?, 'delete', ?)", [(m, now) for m in moved])
+        return moved
 
     def list(self, *, namespace: str | None = None, limit: int = 100, offset: int = 0) -> list[MemoryRecord]:
         """Memories in id order, optionally of one namespace."""
         if limit < 0 or offset < 0:
             raise InvalidInputError(f"limit and offset must be >= 0, got {limit} and {offset}")
+        check_int64(limit, "limit")
+        check_int64(offset, "offset")
         sql = "SELECT id FROM memories"
         params: list[Any] = []
         if namespace is not None:
@@ -517,13 +649,27 @@ class Store:
         return np.concatenate(mids), np.concatenate(vecs)
 
     def _keys_where(self, clause: str, params: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
-        rows = self.query(f"SELECT memory_id, vector FROM keys {clause} ORDER BY id", params)
+        mids, vecs, bad = self._vectors(self.query(f"SELECT memory_id, vector FROM keys {clause} ORDER BY id", params))
+        for mid in dict.fromkeys(m for m, _ in bad):
+            self._warn_damaged(mid, next(r for m, r in bad if m == mid))
+        return mids, vecs
+
+    def _vectors(self, rows: list[tuple]) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str]]]:
+        """``(memory_ids [m], vectors [m, d], damaged [(memory id, reason)])`` of key rows; a row
+        of the wrong size, with a NaN/infinite entry or all zeros is left out and reported."""
+        size = self.dim * 4
+        bad = [(int(r[0]), f"a key vector has {len(r[1])} bytes, expected {size}") for r in rows if len(r[1]) != size]
+        if bad:
+            rows = [r for r in rows if len(r[1]) == size]
         mids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        buf = b"".join(r[1] for r in rows)
-        expected = len(rows) * self.dim * 4
-        if len(buf) != expected:
-            raise StoreCorruptError(f"{self.path / DATABASE}: key vectors have the wrong size (expected dim {self.dim})")
-        return mids, np.frombuffer(buf, dtype="<f4").reshape(len(rows), self.dim).copy()
+        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), self.dim).copy()
+        with np.errstate(over="ignore", invalid="ignore"):
+            sq = np.einsum("ij,ij->i", vecs, vecs)  # one pass: NaN/inf entries make it non-finite
+        ok = np.isfinite(sq) & (sq > 0)
+        if not ok.all():
+            bad += [(int(m), "a key vector has NaN or infinite entries or is all zeros") for m in mids[~ok]]
+            mids, vecs = mids[ok], vecs[ok]
+        return mids, vecs, bad
 
     # --------------------------------------------------------- change tracking
     def last_change(self) -> int:
