@@ -81,8 +81,10 @@ def normalize_rows(x: np.ndarray, *, name: str = "vectors", dim: int | None = No
     if dim is not None and arr.shape[1] != dim:
         raise InvalidInputError(f"{name} must have dimension {dim}, got {arr.shape[1]}")
     arr = arr.astype(np.float32, copy=False)
-    if _UNIT_ROWS is not None and arr.size <= _UNIT_ROWS_MAX and arr.flags.c_contiguous:
-        out, bad = _UNIT_ROWS(arr)  # a query batch: one compiled pass, no chain of NumPy calls
+    if _UNIT_ROWS is not None:
+        # Every batch size takes the same arithmetic, so a key normalised alone and in a batch of a
+        # million is the same bit pattern (a saved index's fingerprint of the keys depends on it).
+        out, bad = _UNIT_ROWS(np.ascontiguousarray(arr))  # one compiled pass, no chain of NumPy calls
         if bad < 0:
             return out
     else:
@@ -120,11 +122,9 @@ def _load_unit_rows():
     return unit_rows
 
 
-#: The compiled row normaliser (None: NumPy only) and the largest array it is used for: a query
-#: batch. After a long scan or graph walk the NumPy chain runs on cold caches (≈ 25 µs against
-#: ≈ 6 µs for one compiled call, docs/performance.md); big ingest batches stay on NumPy.
+#: The compiled row normaliser (None: NumPy only). After a long scan or graph walk the NumPy chain
+#: runs on cold caches (≈ 25 µs against ≈ 6 µs for one compiled call, docs/performance.md).
 _UNIT_ROWS = _load_unit_rows()
-_UNIT_ROWS_MAX = 64 * 1024
 
 
 def _careful_norms(arr: np.ndarray, name: str) -> np.ndarray:

@@ -82,3 +82,14 @@ def test_minilm_many_threads_add_and_search(store_path, minilm):
         assert len(ids) == len(set(ids)) == THREADS * 3
         assert mem.count() == len(ids)
     assert time.perf_counter() - t0 < MINILM_BUDGET_S
+
+
+def test_normalize_rows_is_the_same_bits_for_any_batch_size():
+    """A key normalised in a small batch (ingest) and in one big batch (the store loaded at open)
+    must be bit-identical: the saved approximate index is matched by a hash of the keys."""
+    from hybrid.encoder import normalize_rows
+
+    x = np.random.default_rng(5).standard_normal((5000, 64)).astype(np.float32) * 3
+    whole = normalize_rows(x)
+    parts = np.concatenate([normalize_rows(x[i : i + 7]) for i in range(0, len(x), 7)])
+    assert np.array_equal(whole.view(np.uint32), parts.view(np.uint32))
