@@ -14,6 +14,7 @@ to ``changes`` so other processes can bring their in-memory index up to date inc
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -236,6 +237,15 @@ def atomic_write_text(path: Path, text: str) -> None:
             os.close(dir_fd)
     except OSError:  # pragma: no cover - platforms without directory fsync
         pass
+
+
+def file_hash(path: Path) -> str:
+    """blake2b (16 bytes) of a file, read in 16 MiB blocks."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while block := f.read(1 << 24):
+            h.update(block)
+    return h.hexdigest()
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
