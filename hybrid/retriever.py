@@ -537,6 +537,8 @@ class HopfieldRetriever:
             side = json.loads(side_path.read_text())
         except (OSError, ValueError) as exc:
             raise StoreCorruptError(f"saved index sidecar {side_path} is unreadable: {exc}") from exc
+        if not isinstance(side, dict):
+            raise StoreCorruptError(f"saved index sidecar {side_path} holds a JSON {type(side).__name__}, not an object")
         want = self._ann_fingerprint()
         if {k: side.get(k) for k in want} != want:
             return False

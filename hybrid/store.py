@@ -255,6 +255,8 @@ def read_manifest(path: Path) -> dict[str, Any]:
         data = json.loads(mpath.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise StoreCorruptError(f"{mpath}: manifest missing; {path} is not an hhmem store") from None
+    except OSError as exc:  # a folder, unreadable, ...
+        raise StoreCorruptError(f"{mpath}: manifest cannot be read ({exc.strerror or exc}); the store is damaged") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise StoreCorruptError(f"{mpath}: manifest is not valid JSON ({exc}); the store may be damaged") from None
     if not isinstance(data, dict) or data.get("format") != "hhmem-store":

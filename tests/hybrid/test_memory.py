@@ -29,3 +29,27 @@ def test_saved_hnswlib_index_is_reused_after_several_adds(store_path, hash_encod
         warnings.simplefilter("error")
         with Memory.open(store_path, encoder=hash_encoder, device="cpu", backend="hnswlib") as mem:
             assert mem.retriever.index_rows == 2 * BATCH, "the saved index was not reused (fingerprint mismatch)"
+
+
+@pytest.mark.parametrize("content", ["[]", "null", "3", '"x"'])
+def test_index_sidecar_that_is_not_an_object_is_rebuilt(store_path, hash_encoder, content):
+    pytest.importorskip("hnswlib")
+    with Memory.open(store_path, encoder=hash_encoder, device="cpu", backend="hnswlib") as mem:
+        mem.add([f"memory {i}" for i in range(20)])
+        mem.build_index()
+        sidecar = mem.index_path().with_name(mem.index_path().name + ".json")
+    sidecar.write_text(content)
+    with pytest.warns(RuntimeWarning, match="not an object"):
+        with Memory.open(store_path, encoder=hash_encoder, device="cpu", backend="hnswlib") as mem:
+            assert mem.search("memory 3", k=1)[0].text == "memory 3"
+
+
+def test_manifest_that_is_a_folder_is_a_store_error(store_path, hash_encoder):
+    from hybrid.errors import StoreCorruptError
+    from hybrid.store import MANIFEST
+
+    Memory.open(store_path, encoder=hash_encoder, device="cpu").close()
+    (store_path / MANIFEST).unlink()
+    (store_path / MANIFEST).mkdir()
+    with pytest.raises(StoreCorruptError, match="manifest cannot be read"):
+        Memory.open(store_path, encoder=hash_encoder, device="cpu")
