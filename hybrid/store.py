@@ -41,6 +41,7 @@ from .errors import (
 )
 from .validation import check_int64, check_json_value, check_unicode
 from .validation import memory_ids as checked_ids
+from .wal import wal_damage
 
 #: Version of the on-disk layout; a store with a larger number is refused.
 FORMAT_VERSION = 1
@@ -333,6 +334,9 @@ class Store:
         db = p / DATABASE
         if not db.is_file():
             raise StoreCorruptError(f"{db}: database missing")
+        damage = wal_damage(db)  # before any connection: SQLite would replay the log silently
+        if damage:
+            warnings.warn(f"{db}-wal: {damage}", RuntimeWarning, stacklevel=2)
         _check_database_readonly(db)
         conn = _connect(db)
         return cls(p, conn, manifest)
