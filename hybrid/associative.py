@@ -31,6 +31,7 @@ import json
 import os
 import threading
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -42,9 +43,15 @@ import torch
 from . import functional as F
 from ._numba import jit_or_none
 from .errors import InvalidInputError, NotFoundError, StoreCorruptError
+from .store import file_hash
+from .validation import memory_ids as checked_ids
 
 #: File of the checkpoint inside a store folder.
 ASSOC_FILE = "associations.safetensors"
+#: ``store_meta`` key recording the checkpoint written from this database: ``{"blake2b", "link_seq",
+#: "change_seq"}``. A checkpoint whose hash differs (the database was restored from a backup, the
+#: file was damaged or written from another state) is not trusted: the index is rebuilt.
+CHECKPOINT_META_KEY = "associations_checkpoint"
 #: Version of the checkpoint layout. 2: ``W`` may be saved sparse (``w_index``/``w_value``) and the
 #: seeded projection is not saved (rebuilt from the seed, checked against ``projection_sha256``).
 #: Version-1 files (dense ``w``, saved ``projection``) are still read.
@@ -1044,6 +1051,7 @@ class AssociativeIndex:
                 if _sha256(projection) != meta.get("projection_sha256"):
                     raise ValueError("the projection rebuilt from its seed differs from the saved one")
             idx = cls(int(meta["dim"]), config, projection=projection)
+            _check_state(tensors, config, idx.dim)
             idx.centre = tensors["centre"].numpy().astype(np.float32)
             ids = tensors["code_ids"].tolist()
             idx.set_winners(ids, tensors["code_winners"].to(torch.int64))
@@ -1063,8 +1071,8 @@ class AssociativeIndex:
             elif edges:
                 idx._rebuild_w()
             idx._saturated = meta.get("saturated") == "1"
-        except (KeyError, ValueError, TypeError, IndexError, RuntimeError, InvalidInputError, NotFoundError) as exc:
-            raise StoreCorruptError(f"{p}: associations file is damaged ({exc})") from None
+        except Exception as exc:  # any inconsistency of a derived file: the caller rebuilds it
+            raise StoreCorruptError(f"{p}: associations file is damaged ({type(exc).__name__}: {exc})") from None
         return idx, meta
 
 
@@ -1072,6 +1080,22 @@ def _sha256(t: torch.Tensor) -> str:
     import hashlib
 
     return hashlib.sha256(t.contiguous().numpy().tobytes()).hexdigest()
+
+
+def _check_state(t: dict[str, torch.Tensor], config: AssociativeConfig, dim: int) -> None:
+    """Shapes and ranges of the tensors of a checkpoint (ValueError on the first inconsistency)."""
+    n, k = config.code_dim, config.k
+    winners, ids, edges = t["code_winners"], t["code_ids"], t["edges"]
+    if winners.ndim != 2 or winners.shape[1] != k or ids.shape != (winners.shape[0],):
+        raise ValueError(f"code_winners {tuple(winners.shape)} / code_ids {tuple(ids.shape)} do not match k={k}")
+    if winners.numel() and (int(winners.min()) < 0 or int(winners.max()) >= n):
+        raise ValueError(f"a winner index is outside [0, {n})")
+    if edges.ndim != 2 or edges.shape[1] != 2 or not set(edges.unique().tolist()) <= set(ids.tolist()):
+        raise ValueError("an edge joins a memory that has no code")
+    if tuple(t["centre"].shape) != (dim,):
+        raise ValueError(f"centre has shape {tuple(t['centre'].shape)}, expected ({dim},)")
+    if "w" in t and tuple(t["w"].shape) != (n, n):
+        raise ValueError(f"w has shape {tuple(t['w'].shape)}, expected ({n}, {n})")
 
 
 # ============================================================================ store glue
@@ -1091,20 +1115,19 @@ class StoreAssociations:
         self.path = Path(store.path) / ASSOC_FILE
         ensure_schema(store)
         self._from_file = False
+        self._rewrite = False
         self.index, self._link_seq, self._change_seq = self._open(config)
-        self._dirty = not self._from_file and self.index.n_edges > 0
+        self._dirty = self._rewrite or (not self._from_file and self.index.n_edges > 0)
         self.catch_up()
         self.sync([])
 
     def _open(self, config: AssociativeConfig | None) -> tuple[AssociativeIndex, int, int]:
         if self.path.is_file():
-            try:
-                idx, meta = AssociativeIndex.load(self.path)
-            except StoreCorruptError:
-                idx = None  # the database is the source of truth: rebuild from it
-            if idx is not None and (config is None or idx.config == config) and idx.dim == self.store.dim:
+            loaded = self._load_checkpoint(config)
+            if loaded is not None:
                 self._from_file = True
-                return idx, int(meta.get("link_seq", 0)), int(meta.get("change_seq", 0))
+                return loaded
+            self._rewrite = True  # replace the untrusted checkpoint at the next save
         idx = AssociativeIndex(self.store.dim, config)
         mids, vecs = self.store.all_keys()
         if len(mids):
@@ -1117,6 +1140,30 @@ class StoreAssociations:
             self._register(idx, sorted({m for e in edges for m in e}))
             idx.link(edges)
         return idx, link_seq, change_seq
+
+    def _load_checkpoint(self, config: AssociativeConfig | None) -> tuple[AssociativeIndex, int, int] | None:
+        """The checkpoint, when it is the one this database recorded at its last save and it loads;
+        None (with a warning) otherwise: the database is the source of truth."""
+        try:
+            recorded = json.loads(self.store.get_meta(CHECKPOINT_META_KEY) or "{}")
+        except ValueError:
+            recorded = {}
+        reason = None
+        if not isinstance(recorded, dict) or recorded.get("blake2b") != file_hash(self.path):
+            reason = ("it was not written from this database's current state (a database restored from a backup, "
+                      "or a damaged or foreign file)")
+        else:
+            try:
+                idx, meta = AssociativeIndex.load(self.path)
+            except StoreCorruptError as exc:
+                reason = str(exc)
+        if reason is not None:
+            warnings.warn(f"{self.path}: association checkpoint not used: {reason}; rebuilding it from the database",
+                          RuntimeWarning, stacklevel=4)
+            return None
+        if (config is not None and idx.config != config) or idx.dim != self.store.dim:
+            return None
+        return idx, int(meta.get("link_seq", 0)), int(meta.get("change_seq", 0))
 
     def _register(self, idx: AssociativeIndex, ids: Sequence[int]) -> None:
         """Compute codes from each memory's primary (``text``) key."""
@@ -1196,6 +1243,9 @@ class StoreAssociations:
         if not self._dirty:
             return
         self.index.save(self.path, {"link_seq": str(self._link_seq), "change_seq": str(self._change_seq)})
+        # Bind the file to this database: a later open trusts it only while the hashes agree.
+        self.store.set_meta(CHECKPOINT_META_KEY, json.dumps(
+            {"blake2b": file_hash(self.path), "link_seq": self._link_seq, "change_seq": self._change_seq}))
         self._dirty = False
 
 
@@ -1220,6 +1270,7 @@ def write_links(store: Any, pairs: Sequence[tuple[int, int]], source: str,
     Raises:
         NotFoundError: a memory of a pair does not exist (nothing is written).
     """
+    pairs = [checked_ids(p, "link: memory id") for p in pairs]
     now = time.time()
     times = [now] * len(pairs) if created_at is None else [float(t) for t in created_at]
     if len(times) != len(pairs):

@@ -19,12 +19,14 @@ import click
 
 from . import data
 from ._version import __version__
+from .config import MAX_TEXT_CHARS
 from .errors import HHMemError
 from .memory import STORE_ENV, Memory, SearchResult, default_store_path
 from .times import iso, parse_time
 
 #: name -> "module:attribute" of click commands defined elsewhere.
 LAZY_COMMANDS: dict[str, str] = {
+    "check": "hybrid.check:check",
     "serve": "hybrid.service.cli:serve",
     "mcp": "hybrid.service.cli:mcp",
     "serve-loadtest": "hybrid.service.cli:serve_loadtest",
@@ -36,6 +38,9 @@ LAZY_COMMANDS: dict[str, str] = {
 
 #: Memories encoded and committed per transaction during ingest.
 INGEST_CHUNK = 256
+#: Longest input line read by ``add`` (characters): a text at the length limit plus room for JSONL
+#: metadata. Lines are read up to this bound, so a file without newlines (``/dev/zero``) fails fast.
+MAX_LINE_CHARS = MAX_TEXT_CHARS + 64 * 1024
 
 
 class LazyGroup(click.Group):
@@ -49,6 +54,13 @@ class LazyGroup(click.Group):
             module, attr = LAZY_COMMANDS[name].split(":")
             return getattr(importlib.import_module(module), attr)
         return super().get_command(ctx, name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Bad input reaching the library from any command is a one-line error, never a traceback."""
+        try:
+            return super().invoke(ctx)
+        except HHMemError as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 def fail(message: str) -> None:
@@ -74,7 +86,7 @@ def parse_pairs(pairs: Sequence[str], option: str) -> dict[str, Any]:
             fail(f"{option} expects key=value, got {pair!r}")
         try:
             value = json.loads(raw)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             value = raw
         out[key] = value
     return out
@@ -107,6 +119,8 @@ def read_items(texts: Sequence[str], file: str | None, jsonl: bool) -> Iterator[
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 fail(f"{name}:{lineno}: not valid JSON ({exc.msg})")
+            except RecursionError:
+                fail(f"{name}:{lineno}: JSON nested too deeply")
             if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
                 fail(f"{name}:{lineno}: each JSONL line needs a \"text\" string")
             meta = obj.get("metadata")
@@ -125,10 +139,20 @@ def read_items(texts: Sequence[str], file: str | None, jsonl: bool) -> Iterator[
 
 
 def _lines(fh, name: str) -> Iterator[tuple[int, str]]:
-    try:
-        yield from enumerate(fh, 1)
-    except UnicodeDecodeError as exc:
-        fail(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})")
+    """Numbered lines of ``fh``, each read up to :data:`MAX_LINE_CHARS` (longer ones are an error)."""
+    lineno = 0
+    while True:
+        lineno += 1
+        try:
+            line = fh.readline(MAX_LINE_CHARS + 1)
+        except UnicodeDecodeError as exc:
+            fail(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})")
+        if not line:
+            return
+        if len(line) > MAX_LINE_CHARS:
+            fail(f"{name}:{lineno}: line longer than {MAX_LINE_CHARS} characters (one memory is at most "
+                 f"{MAX_TEXT_CHARS}); is this a text file?")
+        yield lineno, line
 
 
 def ingest(mem: Memory, items: list[tuple], *, namespace: str, common: dict, quiet: bool,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
@@ -19,6 +20,7 @@ import numpy as np
 from ._numba import jit_or_none
 from .config import MAX_TEXT_CHARS
 from .errors import InvalidInputError
+from .validation import check_unicode
 
 #: Name recorded in manifests for the default model.
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -59,7 +61,7 @@ def validate_texts(texts: object, *, max_chars: int = MAX_TEXT_CHARS, name: str 
             )
         if "\x00" in t:
             raise InvalidInputError(f"{name}[{i}] contains a NUL character")
-        out.append(t)
+        out.append(check_unicode(t, f"{name}[{i}]"))
     return out
 
 
@@ -79,8 +81,10 @@ def normalize_rows(x: np.ndarray, *, name: str = "vectors", dim: int | None = No
     if dim is not None and arr.shape[1] != dim:
         raise InvalidInputError(f"{name} must have dimension {dim}, got {arr.shape[1]}")
     arr = arr.astype(np.float32, copy=False)
-    if _UNIT_ROWS is not None and arr.size <= _UNIT_ROWS_MAX and arr.flags.c_contiguous:
-        out, bad = _UNIT_ROWS(arr)  # a query batch: one compiled pass, no chain of NumPy calls
+    if _UNIT_ROWS is not None:
+        # Every batch size takes the same arithmetic, so a key normalised alone and in a batch of a
+        # million is the same bit pattern (a saved index's fingerprint of the keys depends on it).
+        out, bad = _UNIT_ROWS(np.ascontiguousarray(arr))  # one compiled pass, no chain of NumPy calls
         if bad < 0:
             return out
     else:
@@ -118,11 +122,9 @@ def _load_unit_rows():
     return unit_rows
 
 
-#: The compiled row normaliser (None: NumPy only) and the largest array it is used for: a query
-#: batch. After a long scan or graph walk the NumPy chain runs on cold caches (≈ 25 µs against
-#: ≈ 6 µs for one compiled call, docs/performance.md); big ingest batches stay on NumPy.
+#: The compiled row normaliser (None: NumPy only). After a long scan or graph walk the NumPy chain
+#: runs on cold caches (≈ 25 µs against ≈ 6 µs for one compiled call, docs/performance.md).
 _UNIT_ROWS = _load_unit_rows()
-_UNIT_ROWS_MAX = 64 * 1024
 
 
 def _careful_norms(arr: np.ndarray, name: str) -> np.ndarray:
@@ -173,6 +175,10 @@ class SentenceTransformerEncoder:
         self.batch_size = batch_size
         self.chunk_overlap = chunk_overlap
         self.max_tokens = int(self.model.max_seq_length)
+        # The fast tokenizer keeps its padding/truncation settings in shared mutable state and is not
+        # safe to call from several threads at once ("Unable to create tensor ... padding"): one
+        # encode at a time per encoder (torch still uses every core inside the forward pass).
+        self._lock = threading.Lock()
 
     def _windows(self, text: str) -> list[tuple[str, int]]:
         """Split ``text`` into (window text, token count) pieces that fit the model's window."""
@@ -192,6 +198,10 @@ class SentenceTransformerEncoder:
 
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         texts = validate_texts(texts)
+        with self._lock:
+            return self._encode(texts, progress)
+
+    def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
         flat: list[str] = []
         owner: list[int] = []
         weight: list[float] = []
@@ -215,16 +225,21 @@ class SentenceTransformerEncoder:
 
 
 class CallableEncoder:
-    """Wrap ``fn(list[str]) -> array [n, d]`` as an encoder; outputs are checked and normalised."""
+    """Wrap ``fn(list[str]) -> array [n, d]`` as an encoder; outputs are checked and normalised.
+
+    ``fn`` is called by one thread at a time (most model wrappers are not thread-safe).
+    """
 
     def __init__(self, fn: Callable[[list[str]], object], *, dim: int, name: str | None = None) -> None:
         self.fn = fn
+        self._lock = threading.Lock()
         self.dim = int(dim)
         self.name = name or f"callable:{getattr(fn, '__qualname__', type(fn).__name__)}"
 
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         texts = validate_texts(texts)
-        out = np.asarray(self.fn(list(texts)))
+        with self._lock:
+            out = np.asarray(self.fn(list(texts)))
         if out.ndim != 2 or out.shape[0] != len(texts):
             raise InvalidInputError(
                 f"encoder {self.name} returned shape {out.shape} for {len(texts)} texts; expected ({len(texts)}, {self.dim})"

@@ -22,6 +22,7 @@ from . import functional as F
 from .config import HopfieldConfig, StorageDType
 from .encoder import normalize_rows, resolve_device
 from .errors import InvalidInputError, StoreCorruptError
+from .store import file_hash as _file_hash
 
 _TORCH_DTYPES = {
     StorageDType.FLOAT32: torch.float32,
@@ -536,6 +537,8 @@ class HopfieldRetriever:
             side = json.loads(side_path.read_text())
         except (OSError, ValueError) as exc:
             raise StoreCorruptError(f"saved index sidecar {side_path} is unreadable: {exc}") from exc
+        if not isinstance(side, dict):
+            raise StoreCorruptError(f"saved index sidecar {side_path} holds a JSON {type(side).__name__}, not an object")
         want = self._ann_fingerprint()
         if {k: side.get(k) for k in want} != want:
             return False
@@ -625,15 +628,6 @@ class HopfieldRetriever:
             return np.full((q.shape[0], want), -np.inf, dtype=np.float32), np.full((q.shape[0], want), -1, dtype=np.int64)
         # labels are uint64 row numbers < 2^63: the same bits as int64
         return np.subtract(np.float32(1.0), dist, out=dist), rows.view(np.int64)
-
-
-def _file_hash(path: Path) -> str:
-    """blake2b (16 bytes) of a file, read in 16 MiB blocks."""
-    h = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as f:
-        while block := f.read(1 << 24):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _remove_stale_temporaries(path: Path) -> None:

@@ -14,12 +14,14 @@ to ``changes`` so other processes can bring their in-memory index up to date inc
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import sqlite3
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +39,9 @@ from .errors import (
     StoreMismatchError,
     StoreVersionError,
 )
+from .validation import check_int64, check_json_value, check_unicode
+from .validation import memory_ids as checked_ids
+from .wal import wal_damage
 
 #: Version of the on-disk layout; a store with a larger number is refused.
 FORMAT_VERSION = 1
@@ -54,6 +59,18 @@ _LATE_INDEXES = {
     "memories_text": "CREATE INDEX IF NOT EXISTS memories_text ON memories(namespace, text)",
     "memories_created": "CREATE INDEX IF NOT EXISTS memories_created ON memories(created_at)",
 }
+#: Columns of a memory row as read back: text columns as raw bytes, decoded by :func:`decode_row`.
+_RECORD_COLUMNS = "id, CAST(namespace AS BLOB), CAST(text AS BLOB), CAST(metadata AS BLOB), created_at, updated_at"
+#: A JSON escape of a UTF-16 surrogate; metadata holding one is checked for lone surrogates.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_QUARANTINE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS quarantine (
+    memory_id INTEGER NOT NULL,
+    namespace BLOB, text BLOB, metadata BLOB, created_at REAL, updated_at REAL,
+    keys INTEGER,
+    reason TEXT NOT NULL,
+    quarantined_at REAL NOT NULL
+)"""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS memories (
@@ -127,6 +144,38 @@ class MemoryRecord:
         }
 
 
+class DamagedRowWarning(RuntimeWarning):
+    """A stored row could not be read back and was skipped (see ``hhmem check``)."""
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def decode_row(row: Sequence[Any]) -> MemoryRecord | str:
+    """A ``SELECT {_RECORD_COLUMNS}`` row as a record, or the reason it cannot be read faithfully."""
+    mid, raw_ns, raw_text, raw_meta, created_at, updated_at = row
+    fields = {}
+    for name, raw in (("namespace", raw_ns), ("text", raw_text), ("metadata", raw_meta)):
+        try:
+            fields[name] = bytes(raw or b"").decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return f"its {name} is not valid UTF-8 (byte {exc.start})"
+    meta_text = fields["metadata"]
+    try:
+        meta = json.loads(meta_text, parse_constant=_no_constant) if meta_text else {}
+    except (ValueError, RecursionError) as exc:
+        return f"its metadata is not valid JSON ({exc})"
+    if not isinstance(meta, dict):
+        return f"its metadata is a JSON {type(meta).__name__}, not an object"
+    if _SURROGATE_ESCAPE.search(meta_text):
+        try:
+            json.dumps(meta, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return "its metadata holds a lone surrogate (not valid Unicode text)"
+    return MemoryRecord(mid, fields["text"], fields["namespace"], meta, created_at, updated_at)
+
+
 def validate_namespace(namespace: object) -> str:
     """A namespace is 1-64 characters of letters, digits and ``_ . : -``, starting alphanumeric."""
     if not isinstance(namespace, str) or not _NAMESPACE_RE.match(namespace):
@@ -145,6 +194,7 @@ def validate_metadata(metadata: object, *, name: str = "metadata") -> dict[str, 
     for key in metadata:
         if not isinstance(key, str) or not _META_KEY_RE.match(key):
             raise InvalidInputError(f"{name} key {key!r} is not allowed: use [A-Za-z0-9_.-], up to 128 characters")
+    check_json_value(metadata, name)
     try:
         json.dumps(metadata, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -165,8 +215,7 @@ def validate_where(where: object) -> dict[str, Any]:
             raise InvalidInputError(
                 f"where[{key!r}] must be a str, int, float, bool or None (equality filter); got {type(value).__name__}"
             )
-        if isinstance(value, float) and not np.isfinite(value):
-            raise InvalidInputError(f"where[{key!r}] must be finite, got {value}")
+        check_json_value(value, f"where[{key!r}]")
     return dict(where)
 
 
@@ -199,6 +248,15 @@ def atomic_write_text(path: Path, text: str) -> None:
         pass
 
 
+def file_hash(path: Path) -> str:
+    """blake2b (16 bytes) of a file, read in 16 MiB blocks."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while block := f.read(1 << 24):
+            h.update(block)
+    return h.hexdigest()
+
+
 def read_manifest(path: Path) -> dict[str, Any]:
     """Read and check ``<store>/manifest.json``; errors name the file."""
     mpath = path / MANIFEST
@@ -206,6 +264,8 @@ def read_manifest(path: Path) -> dict[str, Any]:
         data = json.loads(mpath.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise StoreCorruptError(f"{mpath}: manifest missing; {path} is not an hhmem store") from None
+    except OSError as exc:  # a folder, unreadable, ...
+        raise StoreCorruptError(f"{mpath}: manifest cannot be read ({exc.strerror or exc}); the store is damaged") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise StoreCorruptError(f"{mpath}: manifest is not valid JSON ({exc}); the store may be damaged") from None
     if not isinstance(data, dict) or data.get("format") != "hhmem-store":
@@ -283,6 +343,9 @@ class Store:
         db = p / DATABASE
         if not db.is_file():
             raise StoreCorruptError(f"{db}: database missing")
+        damage = wal_damage(db)  # before any connection: SQLite would replay the log silently
+        if damage:
+            warnings.warn(f"{db}-wal: {damage}", RuntimeWarning, stacklevel=2)
         _check_database_readonly(db)
         conn = _connect(db)
         return cls(p, conn, manifest)
@@ -375,12 +438,11 @@ class Store:
                 f"got {len(texts)} texts, {len(keys)} key lists, {len(metas)} metadata entries and "
                 f"{len(times)} times; they must match"
             )
-        for i, ks in enumerate(keys):
+        for i, (text, ks) in enumerate(zip(texts, keys)):
+            check_unicode(text, f"texts[{i}]")
             if not ks:
                 raise InvalidInputError(f"memory {i} has no key")
-            for key in ks:
-                if key.vector.shape != (self.dim,):
-                    raise InvalidInputError(f"memory {i}: key vector shape {key.vector.shape}, expected ({self.dim},)")
+            self._check_keys(ks, f"memory {i}")
         if dedupe:
             self._ensure_indexes()
         now = time.time()
@@ -446,6 +508,14 @@ class Store:
                 for sql in missing:
                     conn.execute(sql)
         self._indexes_ready = True
+    def _check_keys(self, keys: Sequence[Key], name: str) -> None:
+        for key in keys:
+            if key.vector.shape != (self.dim,):
+                raise InvalidInputError(f"{name}: key vector shape {key.vector.shape}, expected ({self.dim},)")
+            if not np.isfinite(key.vector).all() or not key.vector.any():
+                raise InvalidInputError(f"{name}: key vector has NaN or infinite entries or is all zeros")
+            if key.text is not None:
+                check_unicode(key.text, f"{name}: key text")
 
     def update(
         self,
@@ -461,6 +531,10 @@ class Store:
         meta = validate_metadata(metadata) if metadata is not None else None
         if (text is None) != (keys is None):
             raise InvalidInputError("update needs the new keys together with the new text")
+        (memory_id,) = checked_ids([memory_id])
+        if text is not None and keys is not None:
+            check_unicode(text, "text")
+            self._check_keys(keys, f"memory {memory_id}")
         now = time.time()
         with self.transaction() as conn:
             if conn.execute("SELECT 1 FROM memories WHERE id = ?", (memory_id,)).fetchone() is None:
@@ -486,7 +560,7 @@ class Store:
 
         With ``namespace``, only memories of that namespace are deleted.
         """
-        ids = [int(i) for i in memory_ids]
+        ids = checked_ids(memory_ids)
         if not ids:
             return []
         now = time.time()
@@ -512,36 +586,110 @@ class Store:
 
     # ------------------------------------------------------------------- reads
     def get(self, memory_id: int, *, with_keys: bool = False) -> MemoryRecord:
-        rows = self.get_many([memory_id], with_keys=with_keys)
-        if not rows:
-            raise NotFoundError(f"memory {memory_id} not found in {self.path}")
-        return rows[0]
+        """One record. Raises :class:`NotFoundError`, or :class:`StoreCorruptError` for a damaged row."""
+        (mid,) = checked_ids([memory_id])
+        found = self._fetch([mid], with_keys=with_keys).get(mid)
+        if found is None:
+            raise NotFoundError(f"memory {mid} not found in {self.path}")
+        if isinstance(found, str):
+            raise StoreCorruptError(f"{self.path / DATABASE}: memory {mid} is damaged ({found}); "
+                                    "`hhmem check --repair` quarantines it")
+        return found
 
     def get_many(self, memory_ids: Sequence[int], *, with_keys: bool = False) -> list[MemoryRecord]:
-        """Records for the ids that exist, in the order asked (missing ids are left out)."""
-        ids = [int(i) for i in memory_ids]
+        """Records for the ids that exist, in the order asked (missing ids are left out; so are
+        damaged rows, with a warning naming each)."""
+        found = self._fetch(memory_ids, with_keys=with_keys)
+        out = []
+        for mid, rec in found.items():
+            if isinstance(rec, str):
+                self._warn_damaged(mid, rec)
+            else:
+                out.append(rec)
+        return out
+
+    def _fetch(self, memory_ids: Sequence[int], *, with_keys: bool) -> dict[int, MemoryRecord | str]:
+        """Id -> record, or the reason the row cannot be read, in the order asked."""
+        ids = checked_ids(memory_ids)
         if not ids:
-            return []
-        found: dict[int, MemoryRecord] = {}
+            return {}
+        found: dict[int, MemoryRecord | str] = {}
         for start in range(0, len(ids), 900):
             part = ids[start : start + 900]
             marks = ",".join("?" * len(part))
-            for row in self.query(
-                f"SELECT id, text, namespace, metadata, created_at, updated_at FROM memories WHERE id IN ({marks})",
-                part,
-            ):
-                found[row[0]] = MemoryRecord(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5])
+            for row in self.query(f"SELECT {_RECORD_COLUMNS} FROM memories WHERE id IN ({marks})", part):
+                found[row[0]] = decode_row(row)
             if with_keys:
                 for mid, kind, ktext, blob in self.query(
                     f"SELECT memory_id, kind, text, vector FROM keys WHERE memory_id IN ({marks}) ORDER BY id", part
                 ):
-                    found[mid].keys.append(Key(kind, ktext, np.frombuffer(blob, dtype="<f4").copy()))
-        return [found[i] for i in ids if i in found]
+                    rec = found.get(mid)
+                    if isinstance(rec, MemoryRecord):
+                        rec.keys.append(Key(kind, ktext, np.frombuffer(blob, dtype="<f4").copy()))
+        return {i: found[i] for i in ids if i in found}
+
+    def records(self) -> list[MemoryRecord]:
+        """Every readable memory in id order (damaged rows are skipped with a warning)."""
+        out = []
+        for row in self.query(f"SELECT {_RECORD_COLUMNS} FROM memories ORDER BY id"):
+            rec = decode_row(row)
+            if isinstance(rec, str):
+                self._warn_damaged(row[0], rec)
+            else:
+                out.append(rec)
+        return out
+
+    def _warn_damaged(self, memory_id: int, reason: str) -> None:
+        warnings.warn(f"{self.path / DATABASE}: memory {memory_id} is damaged ({reason}) and was skipped; "
+                      "`hhmem check` lists damaged memories and `hhmem check --repair` quarantines them",
+                      DamagedRowWarning, stacklevel=3)
+
+    # ------------------------------------------------------------ damage
+    def damaged(self) -> list[dict[str, Any]]:
+        """Rows that cannot be read back faithfully: ``[{"id", "reason"}]`` in id order.
+
+        A row is damaged when its text, namespace or metadata is not valid UTF-8, its metadata is
+        not a JSON object of valid text, or one of its key vectors has the wrong size, a NaN or
+        infinite entry, or no direction (all zeros).
+        """
+        reasons: dict[int, list[str]] = {}
+        for row in self.query(f"SELECT {_RECORD_COLUMNS} FROM memories ORDER BY id"):
+            rec = decode_row(row)
+            if isinstance(rec, str):
+                reasons.setdefault(row[0], []).append(rec)
+        _, _, bad = self._vectors(self.query("SELECT memory_id, vector FROM keys ORDER BY id"))
+        for mid, reason in bad:
+            reasons.setdefault(mid, []).append(reason)
+        return [{"id": mid, "reason": "; ".join(dict.fromkeys(rs))} for mid, rs in sorted(reasons.items())]
+
+    def quarantine(self, damaged: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Move damaged rows (as :meth:`damaged` lists them) out of ``memories`` into the
+        ``quarantine`` table (raw bytes kept, with the reason), in one transaction; returns the ids moved."""
+        now = time.time()
+        moved = []
+        with self.transaction() as conn:
+            conn.execute(_QUARANTINE_SCHEMA)
+            for item in damaged:
+                (mid,) = checked_ids([item["id"]])
+                conn.execute(
+                    "INSERT INTO quarantine(memory_id, namespace, text, metadata, created_at, updated_at, keys, "
+                    "reason, quarantined_at) SELECT id, CAST(namespace AS BLOB), CAST(text AS BLOB), "
+                    "CAST(metadata AS BLOB), created_at, updated_at, "
+                    "(SELECT COUNT(*) FROM keys WHERE memory_id = memories.id), ?, ? FROM memories WHERE id = ?",
+                    (str(item.get("reason", "")), now, mid),
+                )
+                if conn.execute("DELETE FROM memories WHERE id = ?", (mid,)).rowcount:
+                    moved.append(mid)
+            conn.executemany("INSERT INTO changes(memory_id, op, at) VALUES (?, 'delete', ?)", [(m, now) for m in moved])
+        return moved
 
     def list(self, *, namespace: str | None = None, limit: int | None = 100, offset: int = 0) -> list[MemoryRecord]:
         """Memories in id order, optionally of one namespace; ``limit=None``: all of them."""
         if (limit is not None and limit < 0) or offset < 0:
             raise InvalidInputError(f"limit and offset must be >= 0, got {limit} and {offset}")
+        if limit is not None:
+            check_int64(limit, "limit")
+        check_int64(offset, "offset")
         sql = "SELECT id FROM memories"
         params: list[Any] = []
         if namespace is not None:
@@ -604,13 +752,27 @@ class Store:
         return np.concatenate(mids), np.concatenate(vecs)
 
     def _keys_where(self, clause: str, params: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
-        rows = self.query(f"SELECT memory_id, vector FROM keys {clause} ORDER BY id", params)
+        mids, vecs, bad = self._vectors(self.query(f"SELECT memory_id, vector FROM keys {clause} ORDER BY id", params))
+        for mid in dict.fromkeys(m for m, _ in bad):
+            self._warn_damaged(mid, next(r for m, r in bad if m == mid))
+        return mids, vecs
+
+    def _vectors(self, rows: list[tuple]) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str]]]:
+        """``(memory_ids [m], vectors [m, d], damaged [(memory id, reason)])`` of key rows; a row
+        of the wrong size, with a NaN/infinite entry or all zeros is left out and reported."""
+        size = self.dim * 4
+        bad = [(int(r[0]), f"a key vector has {len(r[1])} bytes, expected {size}") for r in rows if len(r[1]) != size]
+        if bad:
+            rows = [r for r in rows if len(r[1]) == size]
         mids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        buf = b"".join(r[1] for r in rows)
-        expected = len(rows) * self.dim * 4
-        if len(buf) != expected:
-            raise StoreCorruptError(f"{self.path / DATABASE}: key vectors have the wrong size (expected dim {self.dim})")
-        return mids, np.frombuffer(buf, dtype="<f4").reshape(len(rows), self.dim).copy()
+        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), self.dim).copy()
+        with np.errstate(over="ignore", invalid="ignore"):
+            sq = np.einsum("ij,ij->i", vecs, vecs)  # one pass: NaN/inf entries make it non-finite
+        ok = np.isfinite(sq) & (sq > 0)
+        if not ok.all():
+            bad += [(int(m), "a key vector has NaN or infinite entries or is all zeros") for m in mids[~ok]]
+            mids, vecs = mids[ok], vecs[ok]
+        return mids, vecs, bad
 
     def disk_bytes(self) -> dict[str, int]:
         """Bytes of the database on disk, by part: ``records`` (memories and their indexes), ``keys``

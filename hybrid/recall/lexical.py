@@ -6,7 +6,6 @@ It also counts, per namespace, how many memories hold each word: the hub test of
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import Counter
 from collections.abc import Sequence
@@ -38,18 +37,18 @@ class LexicalIndex:
             return
         import bm25s
 
-        rows = self.store.query("SELECT id, namespace, text, metadata FROM memories ORDER BY id")
-        self._ids = np.array([r[0] for r in rows], dtype=np.int64)
-        self._ns = [r[1] for r in rows]
-        self._meta = [json.loads(r[3]) if r[3] else {} for r in rows]
-        self._texts = [r[2] for r in rows]
+        rows = self.store.records()  # damaged rows are skipped (with a warning naming each)
+        self._ids = np.array([r.id for r in rows], dtype=np.int64)
+        self._ns = [r.namespace for r in rows]
+        self._meta = [r.metadata for r in rows]
+        self._texts = [r.text for r in rows]
         self._bm25 = None
         self._df = {}
         for ns, text in zip(self._ns, self._texts):
             self._df.setdefault(ns, Counter()).update({word_key(w) for w in _WORD.findall(text)})
         if rows:
             self._bm25 = bm25s.BM25()
-            self._bm25.index(bm25s.tokenize([r[2] for r in rows], stopwords="en", show_progress=False),
+            self._bm25.index(bm25s.tokenize(self._texts, stopwords="en", show_progress=False),
                              show_progress=False)
         self._version = version
 

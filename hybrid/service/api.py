@@ -178,6 +178,22 @@ class Access:
         return self.is_admin or namespace in (self.namespaces or ())
 
 
+#: Answers documented on every route of the OpenAPI document (body: :class:`~hybrid.service.models.ErrorBody`).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": m.ErrorBody, "description": text}
+    for status, text in (
+        (400, "Malformed JSON, or a request the store cannot serve"),
+        (401, "Missing or unknown API key (checked before the body is read)"),
+        (403, "The API key may not use this namespace"),
+        (404, "No such memory in this namespace, or no such route"),
+        (413, "Request body over the size limit"),
+        (422, "Invalid request: a field breaks its validation rule (text length, k, hops, metadata keys, "
+              "lone surrogates, integers beyond 64 bits, nesting deeper than 32 ...)"),
+        (503, "The store cannot be read or written"),
+    )
+}
+
+
 class ServiceError(HTTPException):
     """An HTTP error with a machine-readable ``type``."""
 
@@ -223,6 +239,43 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, limited, send)
+
+
+def authenticate(ring: KeyRing, headers: Mapping[str, str]) -> Access:
+    """The access of a request's API key (``X-API-Key`` or ``Authorization: Bearer``); 401 without a valid one."""
+    if not ring.enabled:
+        return Access(None)
+    key = headers.get("x-api-key")
+    auth = headers.get("authorization")
+    if key is None and auth:
+        scheme, _, token = auth.partition(" ")
+        key = token.strip() if scheme.lower() == "bearer" else None
+    if not key:
+        raise ServiceError(401, "unauthorized", "an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
+    scope = ring.scope_of(key)
+    if scope is None:
+        raise ServiceError(401, "unauthorized", "the API key is not valid")
+    return Access(scope)
+
+
+class KeyCheckMiddleware:
+    """Check the API key of every ``/v1/`` request before anything reads its body (so a caller
+    without a valid key learns nothing about the request's validity and costs no parsing)."""
+
+    def __init__(self, app: ASGIApp, ring: KeyRing) -> None:
+        self.app = app
+        self.ring = ring
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.ring.enabled and scope.get("path", "").startswith("/v1/"):
+            from starlette.datastructures import Headers
+
+            try:
+                authenticate(self.ring, Headers(scope=scope))
+            except ServiceError as exc:
+                await _send_error(send, exc)
+                return
+        await self.app(scope, receive, send)
 
 
 async def _send_error(send: Send, exc: ServiceError) -> None:
@@ -320,11 +373,13 @@ def create_app(
         version=__version__,
         description="Durable text memory for LLM agents: add, recall (single- and multi-hop), link, namespaces.",
         lifespan=lifespan,
+        responses=ERROR_RESPONSES,
     )
     app.state.memory = mem
     app.state.keys = ring
     app.state.config = cfg
     app.add_middleware(BodyLimitMiddleware, limit=cfg.max_body_bytes)
+    app.add_middleware(KeyCheckMiddleware, ring=ring)  # outermost: the key is checked first
 
     # ----------------------------------------------------------------- errors
     @app.exception_handler(ServiceError)
@@ -347,38 +402,35 @@ def create_app(
             return _error(400, "malformed_json", summary, details)
         return _error(422, "invalid_request", summary, details)
 
+    store_paths = sorted({str(mem.store.path), str(Path(mem.store.path).resolve())}, key=len, reverse=True)
+
+    def public(exc: Exception) -> str:
+        """An error message without the store's filesystem location (clients never need it)."""
+        message = str(exc)
+        for path in store_paths:
+            message = message.replace(path, "<store>")
+        return message
+
     @app.exception_handler(InvalidInputError)
     async def _invalid(request: Request, exc: InvalidInputError) -> JSONResponse:
-        return _error(422, "invalid_input", str(exc))
+        return _error(422, "invalid_input", public(exc))
 
     @app.exception_handler(NotFoundError)
     async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
-        return _error(404, "not_found", str(exc))
+        return _error(404, "not_found", public(exc))
 
     @app.exception_handler(StoreError)
     async def _store_error(request: Request, exc: StoreError) -> JSONResponse:
         log.error("store error: %s", exc)
-        return _error(503, "store_unavailable", str(exc))
+        return _error(503, "store_unavailable", public(exc))
 
     @app.exception_handler(HHMemError)
     async def _hhmem_error(request: Request, exc: HHMemError) -> JSONResponse:
-        return _error(400, "bad_request", str(exc))
+        return _error(400, "bad_request", public(exc))
 
     # ----------------------------------------------------------------- access
     def access(request: Request) -> Access:
-        if not ring.enabled:
-            return Access(None)
-        key = request.headers.get("x-api-key")
-        auth = request.headers.get("authorization")
-        if key is None and auth:
-            scheme, _, token = auth.partition(" ")
-            key = token.strip() if scheme.lower() == "bearer" else None
-        if not key:
-            raise ServiceError(401, "unauthorized", "an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
-        scope = ring.scope_of(key)
-        if scope is None:
-            raise ServiceError(401, "unauthorized", "the API key is not valid")
-        return Access(scope)
+        return authenticate(ring, request.headers)
 
     def scoped(namespace: Namespace, who: Access = Depends(access)) -> str:
         if not who.allows(namespace):
@@ -445,7 +497,10 @@ def create_app(
         if body.text is None and body.metadata is None:
             raise ServiceError(422, "invalid_request", "update needs 'text' and/or 'metadata'")
         owned(namespace, memory_id)  # a memory never changes namespace, so this check cannot go stale
-        mem.update(memory_id, text=body.text, metadata=body.metadata)
+        try:
+            mem.update(memory_id, text=body.text, metadata=body.metadata)
+        except NotFoundError:  # deleted since the check above (a racing DELETE)
+            raise ServiceError(404, "not_found", f"memory {memory_id} not found in namespace {namespace!r}") from None
         return _record_out(owned(namespace, memory_id))
 
     @app.delete("/v1/ns/{namespace}/memories/{memory_id}", response_model=m.DeleteResponse, tags=["memories"])

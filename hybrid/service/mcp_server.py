@@ -19,6 +19,8 @@ Run it with ``hhmem mcp --store PATH --namespace NAME``; see ``docs/service.md``
 
 from __future__ import annotations
 
+import io
+import json
 from typing import Any
 
 from ..errors import HHMemError, NotFoundError
@@ -132,6 +134,86 @@ def build_server(memory: Memory, *, namespace: str = "default") -> Any:
     return server
 
 
+#: JSON-RPC 2.0 error codes.
+PARSE_ERROR, INVALID_REQUEST = -32700, -32600
+
+
+def bad_request(line: str) -> tuple[int | str | None, int, str] | None:
+    """``(id, code, message)`` of the JSON-RPC error a line deserves, or None when it is a
+    well-formed message for the MCP session. The SDK drops the lines answered here without a
+    reply (malformed JSON, a request of the wrong shape, text holding a lone surrogate), leaving
+    the client to wait for its own timeout."""
+    import mcp.types as types
+
+    try:
+        obj = json.loads(line)
+    except (ValueError, RecursionError) as exc:
+        return None, PARSE_ERROR, f"Parse error: not valid JSON ({exc})"
+    rid = obj.get("id") if isinstance(obj, dict) else None
+    rid = rid if isinstance(rid, (int, str)) and not isinstance(rid, bool) else None
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return rid, INVALID_REQUEST, "Invalid Request: the message holds a lone surrogate (not valid Unicode text)"
+    try:
+        types.jsonrpc_message_adapter.validate_python(obj, by_name=False)
+    except Exception as exc:  # pydantic's ValidationError, or anything else the SDK would drop
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return rid, INVALID_REQUEST, f"Invalid Request: not a JSON-RPC 2.0 message ({first})"
+    return None
+
+
+class _AnsweredLines:
+    """The stdin lines handed to the SDK, minus the bad ones, which are answered here with a
+    JSON-RPC error on the session's own write stream (so replies never interleave)."""
+
+    def __init__(self, lines: Any) -> None:
+        import anyio
+
+        self._lines = lines
+        self.write: Any = None
+        self.ready = anyio.Event()
+
+    def __aiter__(self) -> Any:
+        return self._filter()
+
+    async def _filter(self) -> Any:
+        import mcp.types as types
+        from mcp.shared.message import SessionMessage
+
+        async for line in self._lines:
+            if not line.strip():
+                continue
+            error = bad_request(line)
+            if error is None:
+                yield line
+                continue
+            rid, code, message = error
+            await self.ready.wait()
+            await self.write.send(SessionMessage(types.JSONRPCError(
+                jsonrpc="2.0", id=rid, error=types.ErrorData(code=code, message=message))))
+
+
+async def serve_stdio(server: Any, stdin: Any = None, stdout: Any = None) -> None:
+    """Run ``server`` over stdio (or the given async text streams), answering every bad request."""
+    import sys
+
+    import anyio
+    from mcp.server.stdio import stdio_server
+
+    if stdin is None:  # the SDK's own wrapping of fd 0, without its claim of the descriptor
+        stdin = anyio.wrap_file(io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace"))
+    lines = _AnsweredLines(stdin)
+    async with stdio_server(stdin=lines, stdout=stdout) as (read_stream, write_stream):
+        lines.write = write_stream
+        lines.ready.set()
+        low = server._lowlevel_server
+        await low.run(read_stream, write_stream, low.create_initialization_options())
+
+
 def run_stdio(memory: Memory, *, namespace: str = "default") -> None:
-    """Serve over stdin/stdout until the client closes the stream."""
-    build_server(memory, namespace=namespace).run("stdio")
+    """Serve over stdin/stdout until the client closes the stream; every request with an id gets
+    a reply, a JSON-RPC error for malformed ones (see :func:`bad_request`)."""
+    import anyio
+
+    anyio.run(serve_stdio, build_server(memory, namespace=namespace))

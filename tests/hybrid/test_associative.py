@@ -314,3 +314,85 @@ def test_legacy_int8_scale_store_reopens(store_path, hash_encoder):
         idx = mem.associations.index
         assert idx.config.quant_scale == F.QUANT_SCALE and idx.edges() == [(ids[0], ids[3])]
         assert [h.id for h in idx.chain(ids[0], 1)] == [ids[3]]
+
+
+# ------------------------------------------------- checkpoint bound to the database (issue 15)
+CHAIN_FACTS = ["The spare key is under the blue flower pot.", "Quarterly tax forms are due on the fifteenth.",
+               "The cat's vet appointment moved to Thursday morning.", "The router password is on the fridge."]
+
+
+def _open_small(path, enc):
+    from hybrid import Memory
+    from hybrid.linking import LinkConfig
+
+    return Memory.open(path, encoder=enc, device="cpu", associative=AssociativeConfig(code_dim=N_CODE, k=K),
+                       links=LinkConfig(order=False, entities=False))
+
+
+def _rewrite_checkpoint(path, edit):
+    """Rewrite the safetensors file with ``edit(tensors, metadata)`` applied (a valid file, other content)."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(path), framework="pt") as fh:
+        meta = dict(fh.metadata())
+        tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
+    edit(tensors, meta)
+    save_file(tensors, str(path), metadata=meta)
+
+
+def _flip_winner(t, meta):
+    t["code_winners"][0, 0] = N_CODE + 5  # outside the code layer: IndexError in a hop before the fix
+
+
+def _change_header(t, meta):
+    meta["config"] = meta["config"].replace(f'"k": {K}', f'"k": {K + 3}')  # ValueError before the fix
+
+
+def _swap_winner(t, meta):
+    t["code_winners"][0, 0] = (int(t["code_winners"][0, 0]) + 1) % N_CODE  # in range, but not this database's
+
+
+@pytest.mark.parametrize("edit", [_flip_winner, _change_header, _swap_winner])
+def test_damaged_checkpoint_is_rebuilt_from_the_database(store_path, hash_encoder, edit):
+    with _open_small(store_path, hash_encoder) as mem:
+        ids = mem.add(CHAIN_FACTS)
+        mem.link(ids[0], ids[3])
+        codes = mem.associations.index.code_of(ids[0]).clone()
+    _rewrite_checkpoint(store_path / ASSOC_FILE, edit)
+    with pytest.warns(RuntimeWarning, match="checkpoint not used"), _open_small(store_path, hash_encoder) as mem:
+        res = mem.search(CHAIN_FACTS[0], 2, hops=1)
+        assert [r.id for r in res] == [ids[0], ids[3]]
+        assert torch.equal(mem.associations.index.code_of(ids[0]), codes)
+    with _open_small(store_path, hash_encoder) as mem:  # rewritten at close: trusted again, no warning
+        assert mem.associations._from_file and mem.associations.index.edges() == [(ids[0], ids[3])]
+
+
+def test_restored_database_does_not_keep_phantom_links(store_path, hash_encoder, tmp_path):
+    """memory.db restored from a backup: the checkpoint written later holds links the database
+    never had, between ids the database then gives to new memories."""
+    import shutil
+    import sqlite3
+
+    from hybrid.store import DATABASE
+
+    backup = tmp_path / "backup.db"
+    with _open_small(store_path, hash_encoder) as mem:
+        mem.add(CHAIN_FACTS[:2])
+        _ = mem.associations  # a checkpoint exists before the backup
+        src = sqlite3.connect(store_path / DATABASE)
+        dst = sqlite3.connect(backup)
+        src.backup(dst)
+        src.close()
+        dst.close()
+        a, b = mem.add(CHAIN_FACTS[2:])
+        mem.link(a, b)
+    for suffix in ("-wal", "-shm"):
+        (store_path / (DATABASE + suffix)).unlink(missing_ok=True)
+    shutil.copy(backup, store_path / DATABASE)
+    with _open_small(store_path, hash_encoder) as mem:
+        new = mem.add(["Bicycle tyres need air every two weeks.", "Grandma's lasagna uses three cheeses."])
+        assert new == [a, b], "the restored database reuses the ids"
+        with pytest.warns(RuntimeWarning, match="checkpoint not used"):
+            assert mem.associations.index.edges() == []
+        assert a not in mem.associations.index and b not in mem.associations.index

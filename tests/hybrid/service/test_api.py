@@ -143,3 +143,82 @@ def test_search_is_the_default_recall_in_its_namespace(api_client):
     assert r.status_code == 200 and [h["id"] for h in r.json()["results"]] == [copy_id], r.text
     r = api_client.post("/v1/ns/empty-ns/search", json={"query": "anything"})
     assert r.status_code == 200 and r.json()["results"] == [], r.text
+
+
+def test_update_racing_a_delete_is_404_without_the_store_path(store_path, hash_encoder, monkeypatch):
+    """The memory exists at the route's ownership check and is gone when the update runs."""
+    from fastapi.testclient import TestClient
+
+    from hybrid import Memory
+    from hybrid.service.api import create_app
+
+    with Memory.open(store_path, encoder=hash_encoder, device="cpu") as mem:
+        (mid,) = mem.add(["the kettle is in the pantry"], namespace="t")
+        real_update = mem.update
+
+        def update_after_delete(memory_id, **kw):
+            mem.delete([memory_id])
+            return real_update(memory_id, **kw)
+
+        monkeypatch.setattr(mem, "update", update_after_delete)
+        with TestClient(create_app(mem)) as client:
+            r = client.patch(f"/v1/ns/t/memories/{mid}", json={"metadata": {"a": 1}})
+            assert r.status_code == 404 and str(mid) in r.text, r.text
+            for path in (str(store_path), str(store_path.resolve()), str(store_path.parent)):
+                assert path not in r.text, r.text
+
+
+def test_store_errors_do_not_carry_the_store_path(store_path, hash_encoder):
+    from fastapi.testclient import TestClient
+
+    from hybrid import Memory
+    from hybrid.errors import StoreCorruptError
+    from hybrid.service.api import create_app
+
+    with Memory.open(store_path, encoder=hash_encoder, device="cpu") as mem:
+        app = create_app(mem)
+
+        @app.get("/v1/boom")
+        def boom():
+            raise StoreCorruptError(f"{mem.store.path}/memory.db: memory 3 is damaged")
+
+        with TestClient(app) as client:
+            r = client.get("/v1/boom")
+        assert r.status_code == 503 and "<store>/memory.db: memory 3" in r.text and str(store_path) not in r.text
+
+
+def test_openapi_documents_error_responses(api_client):
+    import json
+
+    spec = api_client.get("/openapi.json").json()
+    for path, method in (("/v1/ns/{namespace}/memories", "post"), ("/v1/ns/{namespace}/memories/{memory_id}", "patch"),
+                         ("/v1/ns/{namespace}/search", "post")):
+        responses = spec["paths"][path][method]["responses"]
+        for status in ("400", "401", "404", "422"):
+            assert status in responses, (path, method, sorted(responses))
+        assert "ErrorBody" in json.dumps(responses["404"])
+
+
+def test_damaged_row_stays_with_its_row_over_http(api_client, store_path):
+    """A byte flipped in one row's metadata: list, search (plain and fusion) and the other rows'
+    gets still answer 200; the damaged row itself is a 503 naming the memory, not a 500."""
+    import sqlite3
+    import warnings
+
+    from hybrid.store import DATABASE
+
+    ids = api_client.post("/v1/ns/t/memories", json={"memories": [
+        {"text": "the red kettle is in the pantry"}, {"text": "the blue door is locked", "metadata": {"k": 1}}]}).json()["ids"]
+    conn = sqlite3.connect(store_path / DATABASE)
+    with conn:
+        conn.execute("UPDATE memories SET metadata = CAST(X'7B226B223AFF7D' AS TEXT) WHERE id = ?", (ids[1],))
+    conn.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        listed = api_client.get("/v1/ns/t/memories")
+        assert listed.status_code == 200 and [m["id"] for m in listed.json()["memories"]] == [ids[0]]
+        r = api_client.post("/v1/ns/t/search", json={"query": "blue door kettle", "k": 5})
+        assert r.status_code == 200 and [h["id"] for h in r.json()["results"]] == [ids[0]], r.text
+        assert api_client.get(f"/v1/ns/t/memories/{ids[0]}").status_code == 200
+        bad = api_client.get(f"/v1/ns/t/memories/{ids[1]}")
+    assert bad.status_code == 503 and f"memory {ids[1]} is damaged" in bad.text and str(store_path) not in bad.text

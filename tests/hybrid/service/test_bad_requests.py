@@ -68,6 +68,23 @@ CASES = [
     ("list limit too large", "GET", "/v1/ns/t/memories?limit=1000000", {}, 422, "limit"),
     ("list offset negative", "GET", "/v1/ns/t/memories?offset=-1", {}, 422, "offset"),
     ("wrong method", "PUT", "/v1/ns/t/memories", {"json": {}}, 405, "Method Not Allowed"),
+    # issue 15: what cannot be stored faithfully, or bound as a 64-bit SQLite integer, is a 422, not a 500
+    ("where int beyond 64 bits", "POST", "/v1/ns/t/search", {"json": {"query": "a", "where": {"n": 2**70}}}, 422, "64-bit"),
+    ("where lone surrogate", "POST", "/v1/ns/t/search",
+     {"content": b'{"query": "a", "where": {"k": "\\udcff"}}', "headers": JSON}, 422, "surrogate"),
+    ("text lone surrogate", "POST", "/v1/ns/t/memories",
+     {"content": b'{"memories": [{"text": "a\\udcff"}]}', "headers": JSON}, 422, "unicode"),
+    ("metadata lone surrogate", "POST", "/v1/ns/t/memories",
+     {"content": b'{"memories": [{"text": "a", "metadata": {"k": "\\ud800"}}]}', "headers": JSON}, 422, "surrogate"),
+    ("metadata int beyond 64 bits", "POST", "/v1/ns/t/memories",
+     {"json": {"memories": [{"text": "a", "metadata": {"n": 2**64}}]}}, 422, "64-bit"),
+    ("metadata nested deep", "POST", "/v1/ns/t/memories",
+     {"content": b'{"memories": [{"text": "a", "metadata": {"k": ' + b"[" * 200 + b"]" * 200 + b"}}]}",
+      "headers": JSON}, 422, "nested"),
+    ("query lone surrogate", "POST", "/v1/ns/t/search",
+     {"content": b'{"query": "a\\udcff"}', "headers": JSON}, 422, "unicode"),
+    ("update metadata lone surrogate", "PATCH", "/v1/ns/t/memories/1",
+     {"content": b'{"metadata": {"k": "\\udcff"}}', "headers": JSON}, 422, "surrogate"),
 ]
 
 

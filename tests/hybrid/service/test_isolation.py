@@ -152,3 +152,15 @@ def test_keyring_rejects_bad_configuration(tmp_path):
     ring = KeyRing.build(keys_file=good, api_key=ADMIN_KEY)
     assert ring.scope_of(ALICE_KEY) == frozenset({"alice"}) and "*" in ring.scope_of(ADMIN_KEY)
     assert ring.scope_of("nope-nope-nope") is None
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-API-Key": "wrong-key-0123456789"}])
+def test_key_is_checked_before_the_body_is_read(scoped, headers):
+    """A request without a valid key is a 401 whatever its body: malformed JSON, a wrong shape or
+    a body over the limit never reach the parser first."""
+    client = scoped[0]
+    for body in (b'{"memories": [', b'{"nope": 1}', b"x" * 100):
+        r = client.post("/v1/ns/alice/memories", content=body, headers={**headers, "content-type": "application/json"})
+        assert r.status_code == 401, (body[:20], r.status_code, r.text[:200])
+    r = client.patch("/v1/ns/alice/memories/1", content=b"{", headers={**headers, "content-type": "application/json"})
+    assert r.status_code == 401
