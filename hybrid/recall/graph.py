@@ -199,6 +199,10 @@ class GraphMatrices:
             self.by_name.setdefault(name, []).append(j)
         self.a = a
         self.t_mc, self.t_cm = transitions(a)
+        # Memories holding a concept that another memory holds too: only they can be reached
+        # through the graph (a concept of one memory just returns its activation to it).
+        shared = (np.asarray((a > 0).sum(axis=0)).ravel() >= 2).astype(np.float64)
+        self.linked = (a > 0).astype(np.float64) @ shared > 0 if a.shape[0] else np.zeros(0, dtype=bool)
 
     @classmethod
     def build(cls, concepts: dict[int, list[str]], namespaces: dict[int, str], max_df: int) -> GraphMatrices:

@@ -104,6 +104,8 @@ class Recall:
         for r in order[: cfg.depth * 4].tolist():
             if x[r] <= 1e-12 or len(ranked) >= cfg.depth:
                 break
+            if not g.linked[r]:
+                continue  # its activation only came back from its own concepts
             m = int(g.ids[r])
             if allowed is not None and m not in allowed:
                 continue
