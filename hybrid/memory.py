@@ -49,9 +49,6 @@ FILTER_MASK_CACHE = 8
 
 #: ``store_meta`` key of the store's ingest configuration.
 INGEST_META = "ingest"
-#: Key kinds of the context keys of a sequence's memories.
-CONTEXT_PREV = "context-prev"
-CONTEXT_NEXT = "context-next"
 
 #: A function that returns extra keys (kind, text) for a memory's text: paraphrase cue augmentation.
 KeyGenerator = Callable[[str], Sequence[tuple[str, str]]]
@@ -427,13 +424,12 @@ class Memory:
             for i, t in enumerate(texts):
                 extra[i].extend((kind, kt) for kind, kt in gen(t) if kt and kt.strip() and kt != t)
         if sequences is not None:
-            for i, t in enumerate(texts):
-                same_prev = i > 0 and sequences[i] is not None and sequences[i - 1] == sequences[i]
-                same_next = i + 1 < len(texts) and sequences[i] is not None and sequences[i + 1] == sequences[i]
-                if same_prev:
-                    extra[i].append((CONTEXT_PREV, f"{texts[i - 1]} {t}"))
-                if same_next:
-                    extra[i].append((CONTEXT_NEXT, f"{t} {texts[i + 1]}"))
+            from .fusion import context_texts
+
+            # A memory outside any sequence (label None) gets a label equal to no other.
+            labels = [object() if lab is None else lab for lab in sequences]
+            for i, ctx in enumerate(context_texts(texts, labels)):
+                extra[i].extend(ctx)
         flat = list(texts) + [kt for ex in extra for _, kt in ex]
         vecs = self.encoder.encode(flat, progress=progress)
         keys = [[Key("text", t, vecs[i])] for i, t in enumerate(texts)]
@@ -708,48 +704,25 @@ class Memory:
         min_score = check_min_score(min_score)
         if hops:
             return self._search_hops(queries, k, namespace, where, hopfield, hops, since, until, min_score)[:2]
-        out = self._recall_or_dense(queries, k, namespace, where, hopfield, recall, since, until)
-        return self._apply_floor(queries, out, min_score)
+        out = self._recall_or_dense(queries, k, namespace, where, hopfield, recall, since, until, min_score)
+        return out[0], out[1]
 
-    def _apply_floor(self, queries, out, min_score):
-        """Drop results below ``min_score``: their cosine to the query for the default recall
-        (whose scores are fused ranks), their score for the dense path (already a cosine)."""
-        scores, ids, via = out
-        if min_score is None or via is None:
-            return drop_below(scores, ids, min_score)
-        q = self.encode_queries(queries)
-        scores, ids = scores.copy(), ids.copy()
-        with self._lock:
-            for r in range(ids.shape[0]):
-                live = ids[r][ids[r] >= 0]
-                if not len(live):
-                    continue
-                cos_s, cos_i = self.retriever.search(q[r:r + 1], len(live), mask=self.retriever.id_mask(live),
-                                                     config=HopfieldConfig(max_steps=0, candidates=len(live)))
-                cos = {int(i): float(c) for c, i in zip(cos_s[0], cos_i[0]) if i >= 0}
-                keep = [j for j in range(ids.shape[1]) if ids[r, j] >= 0 and cos.get(int(ids[r, j]), -1.0) >= min_score]
-                row_s, row_i = scores[r, keep], ids[r, keep]
-                scores[r], ids[r] = -np.inf, -1
-                scores[r, :len(keep)], ids[r, :len(keep)] = row_s, row_i
-                for j, (jj) in enumerate(keep):
-                    via[r][j] = via[r][jj]
-                del via[r][len(keep):]
-        return scores, ids
-
-    def _recall_or_dense(self, queries, k, namespace, where, hopfield, recall, since=None, until=None):
-        """``(scores, ids, via)`` of the default recall, or of the dense retriever (``via`` None)."""
+    def _recall_or_dense(self, queries, k, namespace, where, hopfield, recall, since=None, until=None,
+                         min_score=None):
+        """``(scores, ids, via)`` of the default recall, or of the dense retriever (``via`` None);
+        results whose cosine to the query is below ``min_score`` become padding."""
         cfg = recall or self.recall_config
         if isinstance(queries, np.ndarray) or hopfield is not None or cfg.dense_only:
             hop = hopfield if hopfield is not None or not cfg.settle else HopfieldConfig(state_weight=1.0)
-            return (*self.dense_search(queries, k, namespace=namespace, where=where, hopfield=hop,
-                                       since=since, until=until), None)
+            return (*drop_below(*self.dense_search(queries, k, namespace=namespace, where=where, hopfield=hop,
+                                                   since=since, until=until), min_score), None)
         texts = validate_texts([queries] if isinstance(queries, str) else list(queries), name="queries")
         with self._lock:
             self.refresh()
             if namespace is not None:
                 self._filter_mask(namespace, where, since, until)  # NotFoundError for an empty namespace
             out = self.recall.search(texts, k, namespace=namespace, where=where, config=recall, since=since,
-                                     until=until)
+                                     until=until, min_cosine=min_score)
         return out.scores, out.ids, out.via
 
     def dense_search(
@@ -880,9 +853,9 @@ class Memory:
                                                              since, until, check_min_score(min_score))
             return self.results_for(scores, ids, hops=hop_list, paths=paths)
         min_score = check_min_score(min_score)
-        out = self._recall_or_dense(queries, k, namespace, where, hopfield, recall, since, until)
-        scores, ids = self._apply_floor(queries, out, min_score)
-        return self.results_for(scores, ids, via=out[2])
+        scores, ids, via = self._recall_or_dense(queries, k, namespace, where, hopfield, recall, since, until,
+                                                 min_score)
+        return self.results_for(scores, ids, via=via)
 
     def results_for(self, scores: np.ndarray, ids: np.ndarray, *, hops: Sequence[Sequence[int]] | None = None,
                     paths: Sequence[Sequence[list[int]]] | None = None,

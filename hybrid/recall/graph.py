@@ -69,7 +69,7 @@ class ConceptGraph:
         self._ns: dict[int, str] = {}               # memory id -> namespace
         self._links: dict[int, set[int]] = {}       # memory id -> linked memory ids (both directions)
         self._link_seq = -1
-        self._cache: dict[tuple, Any] = {}
+        self._cache: dict[Any, Any] = {}  # derived matrices and the links snapshot, dropped on change
         with store.transaction() as conn:
             ensure_schema(conn)
         self._load_all()
@@ -101,16 +101,23 @@ class ConceptGraph:
         for m, cs in learned.items():
             self._concepts[m] = cs
 
-    def _load_links(self) -> None:
-        rows = self.store.query("SELECT name FROM sqlite_master WHERE type='table' AND name='assoc_links'")
+    def _link_log_position(self) -> int | None:
+        """The last link-log sequence number (0: empty log), or None while the store has no link tables."""
+        if not self.store.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name='assoc_log'"):
+            return None
+        seq = self.store.query("SELECT MAX(seq) FROM assoc_log")
+        return int(seq[0][0]) if seq[0][0] is not None else 0
+
+    def _load_links(self, position: int | None = None) -> None:
+        """Read every link (both directions) as of the link-log ``position``."""
+        position = self._link_log_position() if position is None else position
         self._links = {}
-        if not rows:
+        self._link_seq = 0 if position is None else position
+        if position is None:
             return
         for a, b in self.store.query("SELECT src, dst FROM assoc_links"):
             self._links.setdefault(int(a), set()).add(int(b))
             self._links.setdefault(int(b), set()).add(int(a))
-        seq = self.store.query("SELECT MAX(seq) FROM assoc_log")
-        self._link_seq = int(seq[0][0]) if seq and seq[0][0] is not None else 0
 
     def sync(self, changed: Iterable[int]) -> None:
         """Apply memory changes (added, updated, deleted) and any link changes since the last sync."""
@@ -121,8 +128,9 @@ class ConceptGraph:
                 for m in changed:
                     self._concepts.pop(m, None)
                     self._ns.pop(m, None)
-                    for other in self._links.pop(m, set()):
-                        self._links.get(other, set()).discard(m)
+                    if m not in recs:  # deleted: its links went with it (ON DELETE CASCADE)
+                        for other in self._links.pop(m, set()):
+                            self._links.get(other, set()).discard(m)
                 present = sorted(recs)
                 if present:
                     for start in range(0, len(present), 900):
@@ -138,28 +146,23 @@ class ConceptGraph:
                     if missing:
                         self._learn_missing(missing)
                 self._cache.clear()
-            seq = self.store.query("SELECT MAX(seq) FROM assoc_log") if self._has_links_table() else [(0,)]
-            current = int(seq[0][0]) if seq and seq[0][0] is not None else 0
-            if current != self._link_seq or changed:
-                self._load_links()
+            position = self._link_log_position()
+            if (position or 0) != self._link_seq:  # links made or removed (by any process)
+                self._load_links(position)
                 self._cache.clear()
-
-    def _has_links_table(self) -> bool:
-        return bool(self.store.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name='assoc_log'"))
 
     # ----------------------------------------------------------------- reads
     def concepts_of(self, memory_id: int) -> list[str]:
         with self._lock:
             return list(self._concepts.get(int(memory_id), []))
 
-    def neighbours(self, memory_id: int) -> set[int]:
-        """Memories linked to ``memory_id`` (either direction)."""
+    def links(self) -> dict[int, tuple[int, ...]]:
+        """Linked memories of each memory (either direction): a snapshot, cached until the graph changes."""
         with self._lock:
-            return set(self._links.get(int(memory_id), set()))
-
-    def links(self) -> dict[int, set[int]]:
-        with self._lock:
-            return {m: set(v) for m, v in self._links.items()}
+            hit = self._cache.get("links")
+            if hit is None:
+                hit = self._cache["links"] = {m: tuple(sorted(v)) for m, v in self._links.items() if v}
+            return hit
 
     def __len__(self) -> int:
         return len(self._concepts)

@@ -40,6 +40,15 @@ class RecallOutput:
     via: list[list[str]]
 
 
+@dataclass
+class DenseHits:
+    """The query vectors ``[n, d]`` and their dense list (cosines and ids ``[n, depth]``)."""
+
+    queries: np.ndarray
+    scores: np.ndarray
+    ids: np.ndarray
+
+
 class Recall:
     """The recall pipeline over one :class:`~hybrid.memory.Memory`.
 
@@ -56,7 +65,7 @@ class Recall:
     # ------------------------------------------------------------------ stages
     def _dense_lists(self, texts: Sequence[str] | None, vectors: np.ndarray | None, cfg: RecallConfig,
                      namespace: str | None, where: Mapping[str, Any] | None,
-                     window: tuple[float | None, float | None]) -> tuple[list[np.ndarray], list[float]]:
+                     window: tuple[float | None, float | None]) -> tuple[list[np.ndarray], list[float], DenseHits]:
         n = len(texts) if texts is not None else len(vectors)
         cue_w = [(j, w) for j, w in enumerate((cfg.nameless_weight, cfg.content_weight)) if w > 0] if texts else []
         if texts is not None:
@@ -70,13 +79,34 @@ class Recall:
         else:
             q = vectors
         hop = HopfieldConfig(state_weight=1.0) if cfg.settle else HopfieldConfig(max_steps=0, candidates=cfg.depth)
-        ids = self.memory.dense_search(q, cfg.depth, namespace=namespace, where=where, hopfield=hop,
-                                       since=window[0], until=window[1])[1]
+        scores, ids = self.memory.dense_search(q, cfg.depth, namespace=namespace, where=where, hopfield=hop,
+                                               since=window[0], until=window[1])
         lists, weights = [ids[:n]], [cfg.dense_weight]
         for t, (_, w) in enumerate(cue_w):
             lists.append(ids[n * (t + 1): n * (t + 2)])
             weights.append(cfg.dense_weight * w)
-        return lists, weights
+        return lists, weights, DenseHits(q[:n], scores[:n], ids[:n])
+
+    def _cosine_floor(self, ids: np.ndarray, scores: np.ndarray, via: list[list[str]], dense: DenseHits,
+                      min_cosine: float) -> None:
+        """Turn results whose cosine to their query is below ``min_cosine`` into padding, in place
+        (cosines from the query's dense list where it ranked the memory, else scored exactly)."""
+        for r in range(ids.shape[0]):
+            live = ids[r][ids[r] >= 0]
+            if not len(live):
+                continue
+            cos = {int(i): float(c) for c, i in zip(dense.scores[r], dense.ids[r]) if i >= 0}
+            rest = np.array([m for m in live.tolist() if m not in cos], dtype=np.int64)
+            if len(rest):
+                retr = self.memory.retriever
+                c_s, c_i = retr.search(dense.queries[r:r + 1], len(rest), mask=retr.id_mask(rest),
+                                       config=HopfieldConfig(max_steps=0, candidates=len(rest)))
+                cos.update({int(i): float(c) for c, i in zip(c_s[0], c_i[0]) if i >= 0})
+            keep = [j for j, m in enumerate(ids[r].tolist()) if m >= 0 and cos.get(m, -np.inf) >= min_cosine]
+            row_s, row_i = scores[r, keep], ids[r, keep]
+            scores[r], ids[r] = -np.inf, -1
+            scores[r, :len(keep)], ids[r, :len(keep)] = row_s, row_i
+            via[r] = [via[r][j] for j in keep]
 
     def _concept_list(self, fused: dict[int, float], query_text: str | None, cfg: RecallConfig,
                       namespace: str | None, allowed: set[int] | None) -> tuple[list[int], dict[int, str]]:
@@ -127,9 +157,11 @@ class Recall:
         config: RecallConfig | None = None,
         since: Any = None,
         until: Any = None,
+        min_cosine: float | None = None,
     ) -> RecallOutput:
         """Recall ``k`` memories for each query (texts, or ``[n, d]`` vectors: then the text stages
-        — cues, BM25, query concepts — have nothing to work on and are skipped)."""
+        — cues, BM25, query concepts — have nothing to work on and are skipped). Results whose
+        cosine to the query is below ``min_cosine`` become padding."""
         cfg = config or self.config
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise InvalidInputError(f"k must be an int >= 1, got {k!r}")
@@ -142,9 +174,9 @@ class Recall:
         if namespace is not None or where or lo is not None or hi is not None:
             allowed = set(self.memory.store.ids_matching(namespace=namespace, where=validate_where(where),
                                                          since=lo, until=hi).tolist())
-        lists, weights = [], []
+        lists, weights, dense = [], [], None
         if cfg.dense_weight > 0:
-            lists, weights = self._dense_lists(texts, vectors, cfg, namespace, where, (lo, hi))
+            lists, weights, dense = self._dense_lists(texts, vectors, cfg, namespace, where, (lo, hi))
         if cfg.lexical_weight > 0 and texts is not None:
             lists.append(self.lexical.search(texts, cfg.depth, namespace=namespace, allowed=allowed)[1])
             weights.append(cfg.lexical_weight)
@@ -175,4 +207,11 @@ class Recall:
             for j, (m, s) in enumerate(best):
                 out_s[r, j], out_i[r, j] = s, m
             via_all.append([via.get(m, DIRECT) for m, _ in best])
+        if min_cosine is not None:
+            if dense is None or cfg.settle:  # no stage-1 cosines at hand: every cosine is scored exactly
+                q = dense.queries if dense is not None else (
+                    self.memory.encode_queries(texts) if texts is not None else vectors)
+                empty = np.full((n, 0), -1, dtype=np.int64)
+                dense = DenseHits(q, empty.astype(np.float32), empty)
+            self._cosine_floor(out_i, out_s, via_all, dense, min_cosine)
         return RecallOutput(out_s, out_i, via_all)
