@@ -15,7 +15,9 @@ away from its entity.
 Example:
     >>> df = {"melanie": 60, "paris": 2}
     >>> hub_free_cues("What did Melanie paint in Paris?", df, n=100, hub_fraction=0.05)
-    ('What did paint in Paris', 'paint Paris')
+    ('What did paint in Paris?', 'paint Paris?')
+    >>> hub_free_cues("burst w0 part 2 of 3", df, n=100, hub_fraction=0.05)
+    ('burst w0 part 2 of 3', 'burst w0 part 2 3')
 """
 
 from __future__ import annotations
@@ -33,16 +35,30 @@ def word_key(token: str) -> str:
 def hub_free_cues(text: str, df: Mapping[str, int], *, n: int, hub_fraction: float) -> tuple[str, str]:
     """``(c_n, c_c)`` of a query; ``df[word]`` counts the namespace's memories holding the word.
 
-    A cue left empty falls back to the query text.
+    The cues are the query's own text with the dropped words cut out (the rest of it, digits
+    inside words and punctuation included, is kept as written). A cue left empty falls back to
+    the query text.
     """
     limit = hub_fraction * n
-    nameless, content = [], []
-    for tok in _WORD.findall(text):
+    nameless, content = [], []  # (start, end) spans of the words each cue drops
+    for m in _WORD.finditer(text):
+        tok = m.group(0)
         low = word_key(tok)
         is_name = tok[0].isupper() and low not in _STOPWORDS and len(low) > 1
         if is_name and df.get(low, 0) > limit:
-            continue
-        nameless.append(tok)
-        if low not in _STOPWORDS:
-            content.append(tok)
-    return " ".join(nameless) or text, " ".join(content) or text
+            nameless.append(m.span())
+            content.append(m.span())
+        elif low in _STOPWORDS:
+            content.append(m.span())
+    return _cut(text, nameless), _cut(text, content)
+
+
+def _cut(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` without the character spans, whitespace collapsed; the text itself when nothing is left."""
+    parts, last = [], 0
+    for start, end in spans:
+        parts.append(text[last:start])
+        last = end
+    parts.append(text[last:])
+    out = " ".join("".join(parts).split())
+    return out if any(ch.isalnum() for ch in out) else text

@@ -21,27 +21,42 @@ from ..errors import InvalidInputError
 
 
 def reciprocal_rank_fusion(
-    id_lists: Sequence[np.ndarray], weights: Sequence[float], k0: float
+    id_lists: Sequence[np.ndarray], weights: Sequence[float], k0: float,
+    score_lists: Sequence[np.ndarray | None] | None = None,
 ) -> list[dict[int, float]]:
     """Weighted RRF of several ``[B, m]`` id arrays (``-1`` padding ignored) -> one ``{id: score}`` per row.
+
+    With ``score_lists`` (the lists' own ``[B, m]`` scores, best first; ``None`` for a list without
+    them), items a list scores equally share the rank of the first of them (competition ranking),
+    so a tie's order, which is arbitrary, decides nothing.
 
     Example:
         >>> out = reciprocal_rank_fusion([np.array([[7, 8]]), np.array([[8, -1]])], [1.0, 1.0], 0.0)
         >>> sorted(out[0].items())
         [(7, 1.0), (8, 1.5)]
+        >>> tied = reciprocal_rank_fusion([np.array([[7, 8]])], [1.0], 0.0, [np.array([[0.5, 0.5]])])
+        >>> sorted(tied[0].items())
+        [(7, 1.0), (8, 1.0)]
     """
     if len(id_lists) != len(weights):
         raise InvalidInputError(f"got {len(id_lists)} lists and {len(weights)} weights")
+    scores_of = list(score_lists) if score_lists is not None else [None] * len(id_lists)
+    if len(scores_of) != len(id_lists):
+        raise InvalidInputError(f"got {len(id_lists)} lists and {len(scores_of)} score lists")
     b = id_lists[0].shape[0] if id_lists else 0
     out: list[dict[int, float]] = [{} for _ in range(b)]
-    for ids, w in zip(id_lists, weights):
+    for ids, w, sc in zip(id_lists, weights, scores_of):
         if w == 0:
             continue
         for r, row in enumerate(ids):
             acc = out[r]
+            vals = None if sc is None else sc[r].tolist()
+            tie_rank = 0
             for rank, i in enumerate(row.tolist()):
+                if vals is not None and rank > 0 and vals[rank] != vals[rank - 1]:
+                    tie_rank = rank
                 if i >= 0:
-                    acc[i] = acc.get(i, 0.0) + w / (k0 + rank + 1)
+                    acc[i] = acc.get(i, 0.0) + w / (k0 + (rank if vals is None else tie_rank) + 1)
     return out
 
 

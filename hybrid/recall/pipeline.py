@@ -65,7 +65,8 @@ class Recall:
     # ------------------------------------------------------------------ stages
     def _dense_lists(self, texts: Sequence[str] | None, vectors: np.ndarray | None, cfg: RecallConfig,
                      namespace: str | None, where: Mapping[str, Any] | None,
-                     window: tuple[float | None, float | None]) -> tuple[list[np.ndarray], list[float], DenseHits]:
+                     window: tuple[float | None, float | None]
+                     ) -> tuple[list[np.ndarray], list[np.ndarray], list[float], DenseHits]:
         n = len(texts) if texts is not None else len(vectors)
         cue_w = [(j, w) for j, w in enumerate((cfg.nameless_weight, cfg.content_weight)) if w > 0] if texts else []
         if texts is not None:
@@ -81,11 +82,12 @@ class Recall:
         hop = HopfieldConfig(state_weight=1.0) if cfg.settle else HopfieldConfig(max_steps=0, candidates=cfg.depth)
         scores, ids = self.memory.dense_search(q, cfg.depth, namespace=namespace, where=where, hopfield=hop,
                                                since=window[0], until=window[1])
-        lists, weights = [ids[:n]], [cfg.dense_weight]
+        lists, list_scores, weights = [ids[:n]], [scores[:n]], [cfg.dense_weight]
         for t, (_, w) in enumerate(cue_w):
             lists.append(ids[n * (t + 1): n * (t + 2)])
+            list_scores.append(scores[n * (t + 1): n * (t + 2)])
             weights.append(cfg.dense_weight * w)
-        return lists, weights, DenseHits(q[:n], scores[:n], ids[:n])
+        return lists, list_scores, weights, DenseHits(q[:n], scores[:n], ids[:n])
 
     def _cosine_floor(self, ids: np.ndarray, scores: np.ndarray, via: list[list[str]], dense: DenseHits,
                       min_cosine: float) -> None:
@@ -174,18 +176,20 @@ class Recall:
         if namespace is not None or where or lo is not None or hi is not None:
             allowed = set(self.memory.store.ids_matching(namespace=namespace, where=validate_where(where),
                                                          since=lo, until=hi).tolist())
-        lists, weights, dense = [], [], None
+        lists, list_scores, weights, dense = [], [], [], None
         if cfg.dense_weight > 0:
-            lists, weights, dense = self._dense_lists(texts, vectors, cfg, namespace, where, (lo, hi))
+            lists, list_scores, weights, dense = self._dense_lists(texts, vectors, cfg, namespace, where, (lo, hi))
         if cfg.lexical_weight > 0 and texts is not None:
-            lists.append(self.lexical.search(texts, cfg.depth, namespace=namespace, allowed=allowed)[1])
+            bm_scores, bm_ids = self.lexical.search(texts, cfg.depth, namespace=namespace, allowed=allowed)
+            lists.append(bm_ids)
+            list_scores.append(bm_scores)
             weights.append(cfg.lexical_weight)
         out_s = np.full((n, k), -np.inf, dtype=np.float32)
         out_i = np.full((n, k), -1, dtype=np.int64)
         via_all: list[list[str]] = []
         if not lists:
             return RecallOutput(out_s, out_i, [[] for _ in range(n)])
-        fused_rows = reciprocal_rank_fusion(lists, weights, cfg.rrf_k)
+        fused_rows = reciprocal_rank_fusion(lists, weights, cfg.rrf_k, list_scores)
         links = self.memory.concept_graph.links() if cfg.link_spread > 0 else {}
         for r, fused in enumerate(fused_rows):
             via: dict[int, str] = {}
