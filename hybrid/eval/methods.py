@@ -29,7 +29,7 @@ from ..encoder import TextEncoder
 from ..errors import InvalidInputError
 from ..fusion import FusionConfig, FusionSearcher
 from ..memory import Memory
-from ..recall.config import IngestConfig, RecallConfig
+from ..recall.config import Fusion, IngestConfig, RecallConfig
 from . import Partition
 
 
@@ -218,8 +218,8 @@ def standard_methods(encoder: TextEncoder, *, ablations: bool = True, hops: int 
 
     - ``flat``: exact cosine of the query to each document's text (no context keys);
     - ``bm25``;
-    - ``rrf``: dense + BM25 reciprocal rank fusion (the query's dense list and BM25, k0 = 20;
-      built without context keys);
+    - ``rrf``: dense + BM25 reciprocal rank fusion (the query's dense list and BM25, equal
+      weights, k0 = 20; built without context keys);
     - ``hhmem``: ``Memory.search`` with every default;
     - ``hhmem-dense``: ``Memory.search`` with only the dense list (``RecallConfig.dense()``);
     - ``hhmem-multihop``: ``search_batch(..., hops=H)`` (explicit chains);
@@ -228,7 +228,7 @@ def standard_methods(encoder: TextEncoder, *, ablations: bool = True, hops: int 
     """
     pool = pool or StorePool(encoder)
     plain = IngestConfig(context_keys=False)
-    rrf = RecallConfig.dense().replace(lexical_weight=1.0)
+    rrf = RecallConfig.dense().replace(fusion=Fusion.RANK, lexical_weight=1.0, rrf_k=20.0)
     methods: list[Method] = [
         FlatCosine(encoder),
         BM25(),

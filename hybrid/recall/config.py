@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
+from enum import Enum
 from typing import Any
 
 from ..errors import InvalidInputError
@@ -63,39 +64,50 @@ class IngestConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+class Fusion(str, Enum):
+    """How the seed lists are combined (:mod:`hybrid.recall.fuse`)."""
+
+    SCORE = "score"  # weighted sum of scaled scores (a decisive match keeps its lead)
+    RANK = "rank"    # weighted reciprocal rank fusion (ranks only)
+
+
 @dataclass(frozen=True)
 class RecallConfig:
     """Every stage and weight of the default recall (``Memory.search``); a weight of 0 switches its stage off.
 
     Stages, in order (``docs/recall.md`` has the equations):
 
-    1. **Seeds**: ranked lists fused by weighted reciprocal rank fusion (``rrf_k``, ``depth``
-       candidates per list): the dense two-stage Hopfield list of the query (``dense_weight``);
-       two dense lists of *hub-free cues* of the query (its words without the names that are hubs
-       of the namespace, ``nameless_weight``; and without stop words too, ``content_weight``,
-       both relative to ``dense_weight``); a BM25 list (``lexical_weight``).
+    1. **Seeds**: ranked lists (``depth`` candidates each) combined by ``fusion``: the dense
+       two-stage Hopfield list of the query (``dense_weight``); two dense lists of *hub-free cues*
+       of the query (its words without the names that are hubs of the namespace,
+       ``nameless_weight``; and without stop words too, ``content_weight``, both relative to
+       ``dense_weight``); a BM25 list (``lexical_weight``). Score fusion sums each list's scaled
+       scores; rank fusion sums ``w / (rrf_k + rank)``.
     2. **Link spread** (``link_spread``): a memory gains that share of its best linked
        neighbour's fused score (sequence order links and explicit links).
     3. **Concept spread** (``concept_spread``): the ``seeds`` best memories and the query's own
        concepts (``query_concepts``) start a personalised-PageRank walk over the memory-concept
-       graph (``steps``, ``restart``); the memories the walk reaches, ranked by the activation
-       that came through the graph, form one more fused list of this weight.
+       graph (``steps``, ``restart``). With score fusion each memory the walk reaches gains
+       ``concept_spread`` times the seeds' summed score times the share of their activation that
+       reached it through the graph; with rank fusion the reached memories form one more ranked
+       list of this weight.
 
     Attributes:
-        hub_fraction: a name held by more than this share of a namespace's memories is a hub:
-            left out of the cues, and (for concepts) cut from the graph.
-        max_df: concepts held by more memories than this are cut too (hubs of large stores).
+        hub_fraction: a name held by more than this share of a namespace's memories is a hub and
+            is left out of the cues.
+        max_df: concepts held by more memories of their namespace than this are cut from the graph.
         settle: rank the dense lists by the Hopfield-settled state instead of stage 1.
     """
 
+    fusion: Fusion = Fusion.SCORE
     dense_weight: float = 1.0
     nameless_weight: float = 0.3
     content_weight: float = 1.0
-    lexical_weight: float = 0.5
+    lexical_weight: float = 0.2
     rrf_k: float = 5.0
     depth: int = 100
     link_spread: float = 0.3
-    concept_spread: float = 1.0
+    concept_spread: float = 0.3
     seeds: int = 10
     steps: int = 2
     restart: float = 0.5
@@ -105,6 +117,11 @@ class RecallConfig:
     settle: bool = False
 
     def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "fusion", Fusion(self.fusion))
+        except ValueError:
+            raise InvalidInputError(f"RecallConfig.fusion must be one of {[f.value for f in Fusion]}, "
+                                    f"got {self.fusion!r}") from None
         for name in ("dense_weight", "nameless_weight", "content_weight", "lexical_weight", "rrf_k", "link_spread",
                      "concept_spread", "query_concepts"):
             _check_number("RecallConfig", name, getattr(self, name))

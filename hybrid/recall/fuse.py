@@ -1,6 +1,14 @@
-"""Rank fusion and the link spread: pure functions of the recall's first stages.
+"""Fusion of ranked lists and the link spread: pure functions of the recall's first stages.
 
-Weighted reciprocal rank fusion of ranked lists (rank from 1):
+Score fusion (the default), a convex combination of each list's scores on a common scale:
+
+.. math::
+    s(m) = \\sum_{l} w_l\\, \\hat s_l(m), \\qquad
+    \\hat s_l(m) = \\max(\\cos_l(m), 0) \\ \\text{(dense lists)}, \\quad
+    \\hat s_l(m) = s_l(m) / \\max_{m'} s_l(m') \\ \\text{(BM25)}
+
+(0 for a memory a list did not rank), so a decisive dense match keeps its lead; weighted
+reciprocal rank fusion (rank from 1) is the alternative, which sees only ranks:
 
 .. math::
     s(m) = \\sum_{l} \\frac{w_l}{k_0 + \\mathrm{rank}_l(m)}
@@ -14,10 +22,51 @@ and the link spread, where ``L(m)`` are the memories linked to ``m`` (sequence o
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from enum import Enum
 
 import numpy as np
 
 from ..errors import InvalidInputError
+
+
+class ScoreKind(str, Enum):
+    """How a list's scores are put on the common scale of :func:`score_fusion`."""
+
+    COSINE = "cosine"        # already in [-1, 1]: negative similarity counts as none
+    UNBOUNDED = "unbounded"  # BM25 and the like: divided by the best score of the query
+
+
+def score_fusion(
+    id_lists: Sequence[np.ndarray], score_lists: Sequence[np.ndarray], weights: Sequence[float],
+    kinds: Sequence[ScoreKind],
+) -> list[dict[int, float]]:
+    """Weighted sum of each list's scaled scores -> one ``{id: score}`` per row (``-1`` padding ignored).
+
+    Example:
+        >>> ids = [np.array([[7, 8]]), np.array([[8, -1]])]
+        >>> out = score_fusion(ids, [np.array([[0.8, -0.2]]), np.array([[4.0, 0.0]])], [1.0, 0.5],
+        ...                    [ScoreKind.COSINE, ScoreKind.UNBOUNDED])
+        >>> {k: round(v, 3) for k, v in sorted(out[0].items())}
+        {7: 0.8, 8: 0.5}
+    """
+    if not len(id_lists) == len(score_lists) == len(weights) == len(kinds):
+        raise InvalidInputError(f"got {len(id_lists)} lists, {len(score_lists)} score lists, {len(weights)} "
+                                f"weights and {len(kinds)} kinds")
+    b = id_lists[0].shape[0] if id_lists else 0
+    out: list[dict[int, float]] = [{} for _ in range(b)]
+    for ids, sc, w, kind in zip(id_lists, score_lists, weights, kinds):
+        if w == 0:
+            continue
+        for r, (row, vals) in enumerate(zip(ids.tolist(), sc.tolist())):
+            acc = out[r]
+            live = [(i, v) for i, v in zip(row, vals) if i >= 0 and np.isfinite(v)]
+            scale = 1.0
+            if kind is ScoreKind.UNBOUNDED:
+                top = max((v for _, v in live), default=0.0)
+                scale = 1.0 / top if top > 0 else 0.0
+            for i, v in live:
+                acc[i] = acc.get(i, 0.0) + w * max(v, 0.0) * scale
+    return out
 
 
 def reciprocal_rank_fusion(

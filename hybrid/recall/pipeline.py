@@ -22,9 +22,9 @@ from ..errors import InvalidInputError
 from ..store import validate_where
 from ..times import time_range
 from .concepts import extract_concepts
-from .config import RecallConfig
+from .config import Fusion, RecallConfig
 from .cues import hub_free_cues
-from .fuse import order_spread, reciprocal_rank_fusion
+from .fuse import ScoreKind, order_spread, reciprocal_rank_fusion, score_fusion
 from .lexical import LexicalIndex
 from .spread import spread
 
@@ -47,6 +47,17 @@ class DenseHits:
     queries: np.ndarray
     scores: np.ndarray
     ids: np.ndarray
+
+
+@dataclass
+class ConceptHits:
+    """What the concept walk brought: memories best first, the activation that reached each through
+    the graph, the concept that carried most of it, and the seeds' total fused score."""
+
+    ids: list[int]
+    activation: list[float]
+    via: dict[int, str]
+    seed_mass: float
 
 
 class Recall:
@@ -111,12 +122,12 @@ class Recall:
             via[r] = [via[r][j] for j in keep]
 
     def _concept_list(self, fused: dict[int, float], query_text: str | None, cfg: RecallConfig,
-                      namespace: str | None, allowed: set[int] | None) -> tuple[list[int], dict[int, str]]:
+                      namespace: str | None, allowed: set[int] | None) -> ConceptHits:
         """Memories ranked by the activation the concept walk brought them, and the concept that brought most."""
         graph = self.memory.concept_graph
         g = graph.matrices(cfg.max_df)
         if g.a.shape[0] == 0 or g.a.nnz == 0:
-            return [], {}
+            return ConceptHits([], [], {}, 0.0)
         top = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[: cfg.seeds]
         p0 = np.zeros(g.a.shape[0])
         for m, s in top:
@@ -125,28 +136,26 @@ class Recall:
                 p0[r] = s
         q = g.query_vector(extract_concepts(query_text), namespace) if query_text and cfg.query_concepts > 0 \
             else np.zeros(g.a.shape[1])
-        if p0.sum() <= 0 and q.sum() <= 0:
-            return [], {}
+        mass = float(p0.sum())
+        if mass <= 0 and q.sum() <= 0:
+            return ConceptHits([], [], {}, 0.0)
         x, c = spread((g.t_mc, g.t_cm), p0, q, steps=cfg.steps, restart=cfg.restart, query_weight=cfg.query_concepts)
-        mass = p0.sum()
         x = x - cfg.restart * (p0 / mass if mass > 0 else p0)  # what came through the graph
+        x[~g.linked] = 0.0  # a memory sharing no concept only gets its own activation back
         order = np.argsort(-x, kind="stable")
-        ranked: list[int] = []
-        via: dict[int, str] = {}
-        for r in order[: cfg.depth * 4].tolist():
-            if x[r] <= 1e-12 or len(ranked) >= cfg.depth:
+        hits = ConceptHits([], [], {}, mass)
+        for r in order.tolist():
+            if x[r] <= 1e-12 or len(hits.ids) >= cfg.depth:
                 break
-            if not g.linked[r]:
-                continue  # its activation only came back from its own concepts
             m = int(g.ids[r])
             if allowed is not None and m not in allowed:
                 continue
-            ranked.append(m)
+            hits.ids.append(m)
+            hits.activation.append(float(x[r]))
             row = g.a.getrow(r)
-            if row.nnz:
-                contrib = row.data * c[row.indices]
-                via[m] = "concept:" + g.names[int(row.indices[int(np.argmax(contrib))])][1]
-        return ranked, via
+            contrib = row.data * c[row.indices]
+            hits.via[m] = "concept:" + g.names[int(row.indices[int(np.argmax(contrib))])][1]
+        return hits
 
     # ------------------------------------------------------------------ search
     def search(
@@ -179,17 +188,22 @@ class Recall:
         lists, list_scores, weights, dense = [], [], [], None
         if cfg.dense_weight > 0:
             lists, list_scores, weights, dense = self._dense_lists(texts, vectors, cfg, namespace, where, (lo, hi))
+        kinds = [ScoreKind.COSINE] * len(lists)
         if cfg.lexical_weight > 0 and texts is not None:
             bm_scores, bm_ids = self.lexical.search(texts, cfg.depth, namespace=namespace, allowed=allowed)
             lists.append(bm_ids)
             list_scores.append(bm_scores)
             weights.append(cfg.lexical_weight)
+            kinds.append(ScoreKind.UNBOUNDED)
         out_s = np.full((n, k), -np.inf, dtype=np.float32)
         out_i = np.full((n, k), -1, dtype=np.int64)
         via_all: list[list[str]] = []
         if not lists:
             return RecallOutput(out_s, out_i, [[] for _ in range(n)])
-        fused_rows = reciprocal_rank_fusion(lists, weights, cfg.rrf_k, list_scores)
+        if cfg.fusion is Fusion.RANK:
+            fused_rows = reciprocal_rank_fusion(lists, weights, cfg.rrf_k, list_scores)
+        else:
+            fused_rows = score_fusion(lists, list_scores, weights, kinds)
         links = self.memory.concept_graph.links() if cfg.link_spread > 0 else {}
         for r, fused in enumerate(fused_rows):
             via: dict[int, str] = {}
@@ -200,11 +214,15 @@ class Recall:
                     best = max(links.get(m, ()), key=lambda o: (fused.get(o, 0.0), -o), default=None)
                     via[m] = f"link:{best}"
             if cfg.concept_spread > 0:
-                ranked, cvia = self._concept_list(scores, texts[r] if texts else None, cfg, namespace, allowed)
-                for rank, m in enumerate(ranked):
+                hits = self._concept_list(scores, texts[r] if texts else None, cfg, namespace, allowed)
+                # rank fusion: one more ranked list; score fusion: the seeds' score mass, shared out
+                # as the walk shared their activation ((1 - r) of it left them)
+                share = cfg.concept_spread * hits.seed_mass / max(1.0 - cfg.restart, 1e-12)
+                for rank, (m, act) in enumerate(zip(hits.ids, hits.activation)):
                     if m not in scores:
-                        via[m] = cvia.get(m, "concept")
-                    scores[m] = scores.get(m, 0.0) + cfg.concept_spread / (cfg.rrf_k + rank + 1)
+                        via[m] = hits.via[m]
+                    gain = cfg.concept_spread / (cfg.rrf_k + rank + 1) if cfg.fusion is Fusion.RANK else share * act
+                    scores[m] = scores.get(m, 0.0) + gain
             if allowed is not None:
                 scores = {m: s for m, s in scores.items() if m in allowed}
             best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]

@@ -150,7 +150,7 @@ def test_stage_switches_and_cosine_floor(hash_memory):
     dense = hash_memory.search(FACTS[3], k=4, recall=RecallConfig.dense())
     assert dense[0].id == ids[3] and dense[0].score == pytest.approx(1.0, abs=1e-5), "dense scores are cosines"
     fused = hash_memory.search(FACTS[3], k=4)
-    assert fused[0].id == ids[3] and fused[0].score < 1.0, "default scores are fused ranks"
+    assert fused[0].id == ids[3] and fused[0].score > dense[0].score, "default scores add the cue and BM25 lists"
     floor = min(r.score for r in dense[:2])
     kept = hash_memory.search(FACTS[3], k=4, min_score=floor)
     assert {r.id for r in kept} == {r.id for r in dense if r.score >= floor}
