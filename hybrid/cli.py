@@ -533,11 +533,11 @@ def demo(ctx, keep, k):
                 click.echo(f"\nQ: {q['query']}")
                 if "chain" in q:
                     steps = chains[q["chain"]]
-                    results = mem.search(q["query"], len(steps) + 2)
-                    found = sum(s in {r.id for r in results} for s in steps)
-                    click.echo(f"(fact chain of {len(steps)} memories: {found} in the top {len(steps) + 2})")
+                    results = mem.recall_chain(q["query"], hops=len(steps) - 1, through="concepts")
+                    click.echo("(associative chain through concept cells: hop 0 is the direct recall, then per hop "
+                               "the memory sharing the most specific concepts with the last)")
                     chain_total += 1
-                    chain_hits += found == len(steps)
+                    chain_hits += [r.id for r in results] == steps
                 else:
                     results = mem.search(q["query"], k)
                     scored += 1

@@ -17,6 +17,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,13 @@ FILTER_MASK_CACHE = 8
 
 #: ``store_meta`` key of the store's ingest configuration.
 INGEST_META = "ingest"
+
+class ChainPath(str, Enum):
+    """What :meth:`Memory.recall_chain` follows from memory to memory."""
+
+    LINKS = "links"        # the Hebbian association matrix (explicit and sequence links)
+    CONCEPTS = "concepts"  # shared concept cells learned at ingest
+
 
 #: A function that returns extra keys (kind, text) for a memory's text: paraphrase cue augmentation.
 KeyGenerator = Callable[[str], Sequence[tuple[str, str]]]
@@ -396,21 +404,39 @@ class Memory:
                 return self._assoc.link(pairs, source)
             return write_links(self.store, pairs, source)  # learned when the index is first used
 
-    def recall_chain(self, cue: str | np.ndarray, hops: int, **kwargs: Any) -> list[SearchResult]:
-        """Hop 0: the best memory for ``cue``; then ``hops`` times W → k-WTA → clean-up (one memory per hop)."""
+    def recall_chain(self, cue: str | np.ndarray, hops: int, *, through: ChainPath | str = "links",
+                     **kwargs: Any) -> list[SearchResult]:
+        """Hop 0: the best memory for ``cue``; then ``hops`` associations, one memory per hop.
+
+        ``through="links"``: W → k-WTA → clean-up over the Hebbian association matrix (links made
+        by ``link``/sequences). ``through="concepts"``: each hop the unvisited memory that shares
+        the most specific concept cells with the current one (learned at ingest, no link needed).
+        """
+        try:
+            through = ChainPath(through)
+        except ValueError:
+            raise InvalidInputError(f"through must be one of {[c.value for c in ChainPath]}, got {through!r}") from None
         first = self.search(cue, 1, **kwargs)
         if not first:
             return []
         with self._lock:
-            chain = self.associations.index.chain(first[0].id, hops) if first[0].id in self.associations.index else []
-        records = {r.id: r for r in self.store.get_many([h.id for h in chain])}
+            hops_found: list[tuple[int, float, list[int], str]] = []
+            if through is ChainPath.CONCEPTS:
+                path = [first[0].id]
+                graph = self.concept_graph.matrices(self.recall_config.max_df)
+                for mid, score, concept in graph.chain(first[0].id, hops):
+                    path = [*path, mid]
+                    hops_found.append((mid, score, path, f"concept:{concept}"))
+            elif first[0].id in self.associations.index:
+                hops_found = [(h.id, h.score, h.path, "hop") for h in self.associations.index.chain(first[0].id, hops)]
+        records = {r.id: r for r in self.store.get_many([h[0] for h in hops_found])}
         out = [first[0]]
-        for h in chain:
-            rec = records.get(h.id)
+        for hop, (mid, score, path, how) in enumerate(hops_found, 1):
+            rec = records.get(mid)
             if rec is None:
                 break
-            out.append(SearchResult(rec.id, h.score, rec.text, rec.metadata, rec.namespace, h.hop, h.path,
-                                    "hop", rec.created_at))
+            out.append(SearchResult(rec.id, score, rec.text, rec.metadata, rec.namespace, hop, list(path), how,
+                                    rec.created_at))
         return out
 
     # ----------------------------------------------------------------- writes

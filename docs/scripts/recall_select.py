@@ -81,7 +81,7 @@ def main() -> None:
     ap.add_argument("--locomo", default="../shared/data/locomo/locomo_dev.json")
     ap.add_argument("--hotpotqa", default="../shared/data/hotpotqa")
     ap.add_argument("--json", default="reports/recall-select.json")
-    ap.add_argument("--grid", default="lexical_weight=0.1,0.2,0.3;content_weight=0.5,1.0;concept_spread=0.3,0.5,1.0")
+    ap.add_argument("--grid", default="lexical_weight=0.2,0.3;concept_spread=0.3,1.0;seed_temperature=0.0,0.1")
     args = ap.parse_args()
     enc = CachedEncoder(load_encoder("default"), DEFAULT_CACHE_DIR, progress_min=None)
     para, demo = guard_partitions()
@@ -95,7 +95,7 @@ def main() -> None:
         rows = []
         for values in itertools.product(*[v for _, v in axes]):
             change = dict(zip([n for n, _ in axes], values))
-            cfg = RecallConfig().replace(**change)
+            cfg = RecallConfig(lexical_weight=0.2, concept_spread=0.3, seed_temperature=0.0).replace(**change)
             res = measure(pool, sets, cfg)
             gains = {h: {s: res[h][s] - base[h][s] for s in ("locomo", "hotpotqa")} for h in ("select", "confirm")}
             ok = all(res["guards"][g] >= bar for g, bar in GUARDS.items())

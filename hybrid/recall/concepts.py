@@ -6,7 +6,8 @@ A concept is a normalised string ``"<kind>:<form>"``:
   across the connectors ``of``/``de``/``von``/... (``Haymo of Faversham``), with honorifics and
   the possessive dropped, so ``"Dr. Ruiz"``, ``"Ruiz"`` and ``"Ruiz's"`` all give ``e:ruiz``. A run
   of two or more name words also gives its last word (``e:nolan`` from ``Christopher Nolan``),
-  which is how a later mention by surname meets the full name.
+  and a run of exactly two its first word too (``e:christopher``), which is how a later mention by
+  surname or first name meets the full name. Words are Unicode (``e:gdańsk``).
 - ``p:`` **multi-word noun phrases**: two consecutive content words in lower case
   (``"support group"`` -> ``p:support group``), each lightly stemmed (``p:pottery class`` for
   "pottery classes").
@@ -22,7 +23,7 @@ Example:
     >>> extract_concepts("Dr. Ruiz's clinic moved to Elm Street in May 2023.")
     ['e:ruiz', 'p:clinic moved', 'e:elm street', 'n:2023', 'n:2023-05']
     >>> extract_concepts("Melanie: I joined a pottery class with Anna Berg!")
-    ['p:pottery class', 'e:anna berg', 'e:berg']
+    ['p:pottery class', 'e:anna berg', 'e:berg', 'e:anna']
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ MIN_WORD = 4
 #: Concepts kept per memory (the first ones in text order; a memory is about a few things).
 MAX_CONCEPTS = 64
 
-_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
+_TOKEN = re.compile(r"[^\W_][\w'’\-]*")  # Unicode letters and digits: "Gdańsk" is one word
 _SPEAKER = re.compile(r"^\s*[A-Z][\w .'-]{0,40}:\s+")
 _HONORIFIC = frozenset("dr mr mrs ms mx prof sir dame lord lady st mt rev sgt capt gen col lt".split())
 _CONNECTOR = frozenset("of de del della di da du la le van von der den y al bin ibn".split())
@@ -102,6 +103,8 @@ def extract_concepts(text: str, *, words: bool = False, max_concepts: int = MAX_
             emit("e:" + " ".join(run).lower())
             if len(names) >= 2 and len(run) == len(names) and names[-1].lower() not in _GENERIC_HEADS:
                 emit("e:" + names[-1].lower())
+                if len(names) == 2:  # a person's name: the first name alone meets it too ("Tomasz")
+                    emit("e:" + names[0].lower())
         run.clear()
 
     def flush_phrase() -> None:

@@ -96,6 +96,10 @@ class RecallConfig:
         hub_fraction: a name held by more than this share of a namespace's memories is a hub and
             is left out of the cues.
         max_df: concepts held by more memories of their namespace than this are cut from the graph.
+        seed_temperature: ``τ`` of the seeds' start activation ``exp((s - s_max) / τ)``, so the best
+            matches lead the walk; 0: in proportion to their fused scores.
+        below_best: the concept spread lifts a memory at most to just below the best fused score
+            before the spread: associates rank after the best direct match, never above it.
         settle: rank the dense lists by the Hopfield-settled state instead of stage 1.
     """
 
@@ -114,6 +118,8 @@ class RecallConfig:
     query_concepts: float = 1.0
     hub_fraction: float = 0.05
     max_df: int = 50
+    seed_temperature: float = 0.1
+    below_best: bool = True
     settle: bool = False
 
     def __post_init__(self) -> None:
@@ -123,14 +129,15 @@ class RecallConfig:
             raise InvalidInputError(f"RecallConfig.fusion must be one of {[f.value for f in Fusion]}, "
                                     f"got {self.fusion!r}") from None
         for name in ("dense_weight", "nameless_weight", "content_weight", "lexical_weight", "rrf_k", "link_spread",
-                     "concept_spread", "query_concepts"):
+                     "concept_spread", "query_concepts", "seed_temperature"):
             _check_number("RecallConfig", name, getattr(self, name))
         _check_number("RecallConfig", "restart", self.restart, hi=1.0)
         _check_number("RecallConfig", "hub_fraction", self.hub_fraction, hi=1.0)
         for name in ("depth", "seeds", "steps", "max_df"):
             _check_int("RecallConfig", name, getattr(self, name))
-        if not isinstance(self.settle, bool):
-            raise InvalidInputError(f"RecallConfig.settle must be a bool, got {self.settle!r}")
+        for name in ("settle", "below_best"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidInputError(f"RecallConfig.{name} must be a bool, got {getattr(self, name)!r}")
         if self.dense_weight == 0 and self.lexical_weight == 0:
             raise InvalidInputError("RecallConfig: dense_weight and lexical_weight cannot both be 0")
 

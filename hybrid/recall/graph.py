@@ -229,6 +229,31 @@ class GraphMatrices:
         a = incidence(per_row, len(cols), weights)
         return cls(ids, cols, names, weights, a)
 
+    def chain(self, start: int, hops: int) -> list[tuple[int, float, str]]:
+        """Follow associations through concept cells: from ``start``, ``hops`` times the unvisited
+        memory most strongly associated to the current one, ``Σ_c A[cur, c] A[m, c]`` over their
+        shared concepts (ties: the older memory); stops where nothing is shared.
+
+        Returns ``(memory id, strength, the shared concept that weighs most)`` per hop.
+        """
+        out: list[tuple[int, float, str]] = []
+        cur = self.row.get(int(start))
+        visited = {cur}
+        while cur is not None and len(out) < hops:
+            own = self.a.getrow(cur)
+            strength = np.asarray((self.a @ own.T).todense()).ravel()
+            strength[list(visited)] = 0.0
+            nxt = int(np.argmax(strength))
+            if strength[nxt] <= 0:
+                break
+            other = self.a.getrow(nxt)
+            shared = np.intersect1d(own.indices, other.indices)
+            concept = self.names[int(shared[np.argmax(self.weights[shared])])][1]
+            out.append((int(self.ids[nxt]), float(strength[nxt]), concept))
+            visited.add(nxt)
+            cur = nxt
+        return out
+
     def query_vector(self, concepts: Sequence[str], namespace: str | None) -> np.ndarray:
         """``q``: the query's concepts that exist as cells (in ``namespace``, or any), by specificity."""
         q = np.zeros(len(self.names))

@@ -130,17 +130,19 @@ class Recall:
             return ConceptHits([], [], {}, 0.0)
         top = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[: cfg.seeds]
         p0 = np.zeros(g.a.shape[0])
+        best = top[0][1] if top else 0.0
         for m, s in top:
             r = g.row.get(m)
             if r is not None:
-                p0[r] = s
+                p0[r] = s if cfg.seed_temperature == 0 else np.exp((s - best) / cfg.seed_temperature)
         q = g.query_vector(extract_concepts(query_text), namespace) if query_text and cfg.query_concepts > 0 \
             else np.zeros(g.a.shape[1])
-        mass = float(p0.sum())
-        if mass <= 0 and q.sum() <= 0:
+        mass = float(sum(s for _, s in top))
+        if p0.sum() <= 0 and q.sum() <= 0:
             return ConceptHits([], [], {}, 0.0)
         x, c = spread((g.t_mc, g.t_cm), p0, q, steps=cfg.steps, restart=cfg.restart, query_weight=cfg.query_concepts)
-        x = x - cfg.restart * (p0 / mass if mass > 0 else p0)  # what came through the graph
+        start = p0.sum()
+        x = x - cfg.restart * (p0 / start if start > 0 else p0)  # what came through the graph
         x[~g.linked] = 0.0  # a memory sharing no concept only gets its own activation back
         order = np.argsort(-x, kind="stable")
         hits = ConceptHits([], [], {}, mass)
@@ -218,11 +220,14 @@ class Recall:
                 # rank fusion: one more ranked list; score fusion: the seeds' score mass, shared out
                 # as the walk shared their activation ((1 - r) of it left them)
                 share = cfg.concept_spread * hits.seed_mass / max(1.0 - cfg.restart, 1e-12)
+                # An associate may rise up to, never above, the best match it was reached from.
+                ceiling = max(scores.values(), default=0.0) * (1.0 - 1e-6) if cfg.below_best else np.inf
                 for rank, (m, act) in enumerate(zip(hits.ids, hits.activation)):
                     if m not in scores:
                         via[m] = hits.via[m]
                     gain = cfg.concept_spread / (cfg.rrf_k + rank + 1) if cfg.fusion is Fusion.RANK else share * act
-                    scores[m] = scores.get(m, 0.0) + gain
+                    own = scores.get(m, 0.0)
+                    scores[m] = max(own, min(own + gain, ceiling))
             if allowed is not None:
                 scores = {m: s for m, s in scores.items() if m in allowed}
             best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]

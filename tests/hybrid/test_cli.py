@@ -45,7 +45,8 @@ def test_add_search_get_delete_stats(tmp_path):
         assert "approximate backend" in hhmem("build-index", store=store, check=False).stderr
     assert res[0]["via"] == "direct" and len(res) == 2
     assert json.loads(hhmem("search", "kettle pantry", "--where", "room=attic", "--json", store=store).stdout) == []
-    assert "cannot be combined" in hhmem("search", "x", "--fusion", "--hops", "1", store=store, check=False).stderr
+    assert "No such option '--fusion'" in hhmem("search", "x", "--fusion", store=store, check=False).stderr, \
+        "one recall route: the separate fusion ranking is gone"
     table = hhmem("search", "kettle pantry", store=store).stdout
     assert "rank" in table and "the red kettle" in table
     got = json.loads(hhmem("get", str(ids[1]), "--json", store=store).stdout)

@@ -156,3 +156,23 @@ def test_stage_switches_and_cosine_floor(hash_memory):
     assert {r.id for r in kept} == {r.id for r in dense if r.score >= floor}
     with pytest.raises(InvalidInputError, match="ingest"):
         Memory(hash_memory.store, hash_memory.encoder, ingest=IngestConfig(concepts=False))
+
+
+def test_recall_chain_through_concept_cells_needs_no_link(hash_memory):
+    ids = hash_memory.add([
+        "Maya's dog is a beagle named Biscuit.",
+        "Biscuit is allergic to chicken.",
+        "Biscuit's kibble comes from PawPantry on Carlton Road.",
+        "PawPantry gives ten percent off on Wednesdays.",
+        "The spare key is under the blue pot.",
+    ])
+    chain = hash_memory.recall_chain(FACTS_DOG_CUE, hops=3, through="concepts")
+    assert [r.id for r in chain] == ids[:4], [(r.id, r.via) for r in chain]
+    assert [r.hop for r in chain] == [0, 1, 2, 3] and chain[3].path == ids[:4]
+    assert chain[1].via == "concept:e:biscuit" and chain[3].via == "concept:e:pawpantry"
+    assert hash_memory.recall_chain(FACTS_DOG_CUE, hops=3) == chain[:1], "no links: the Hebbian chain stops at hop 0"
+    with pytest.raises(InvalidInputError, match="through"):
+        hash_memory.recall_chain(FACTS_DOG_CUE, hops=1, through="telepathy")
+
+
+FACTS_DOG_CUE = "Maya's dog is a beagle named Biscuit."
