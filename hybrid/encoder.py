@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ._numba import jit_or_none
+from ._numba import load_kernels
 from .config import MAX_TEXT_CHARS
 from .errors import InvalidInputError
 
@@ -93,29 +93,10 @@ def normalize_rows(x: np.ndarray, *, name: str = "vectors", dim: int | None = No
 
 
 def _load_unit_rows():
-    """The compiled twin of :func:`normalize_rows`'s common path (None without numba): rows of a
-    float32 ``[n, d]`` array divided by their norm (summed in float64), and ``-1``; or the first
-    row whose squared norm is not finite and positive (then the NumPy path reports it)."""
-    jit = jit_or_none()
-    if jit is None:
-        return None
-
-    @jit
-    def unit_rows(a):  # pragma: no cover - compiled
-        n, d = a.shape
-        out = np.empty((n, d), dtype=np.float32)
-        for i in range(n):
-            s = 0.0
-            for j in range(d):
-                s += np.float64(a[i, j]) * np.float64(a[i, j])
-            if not (s > 0.0 and s < np.inf):
-                return out, i
-            inv = 1.0 / np.sqrt(s)
-            for j in range(d):
-                out[i, j] = a[i, j] * inv
-        return out, -1
-
-    return unit_rows
+    """The compiled twin of :func:`normalize_rows`'s common path (None without numba):
+    :func:`hybrid.kernels.unit_rows`."""
+    kn = load_kernels()
+    return None if kn is None else kn.unit_rows
 
 
 #: The compiled row normaliser (None: NumPy only) and the largest array it is used for: a query
