@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._logging import quiet_library_loggers
 from ..errors import HHMemError, NotFoundError
 from ..memory import Memory
 from ..store import validate_namespace
@@ -33,6 +34,7 @@ def build_server(memory: Memory, *, namespace: str = "default") -> Any:
     from .._version import __version__
 
     validate_namespace(namespace)
+    quiet_library_loggers()
     multi_hop = supports_hops(memory)
     server = MCPServer(
         SERVER_NAME,
@@ -101,6 +103,10 @@ def build_server(memory: Memory, *, namespace: str = "default") -> Any:
     return server
 
 
-def run_stdio(memory: Memory, *, namespace: str = "default") -> None:
-    """Serve over stdin/stdout until the client closes the stream."""
-    build_server(memory, namespace=namespace).run("stdio")
+def run_stdio(memory: Memory, *, namespace: str = "default", warm_up: bool = True) -> None:
+    """Serve over stdin/stdout until the client closes the stream; with ``warm_up``, the encoder and
+    the kernels are loaded (:meth:`~hybrid.Memory.warm_up`) before the first message is read."""
+    server = build_server(memory, namespace=namespace)
+    if warm_up:
+        memory.warm_up()
+    server.run("stdio")
