@@ -8,10 +8,14 @@ functions with a hard timeout (``pytest-timeout``, or :func:`run_with_deadline`)
 from __future__ import annotations
 
 import multiprocessing as mp
+import multiprocessing.connection as mp_connection
+import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -275,6 +279,10 @@ def run_multihop(
 
 def _child(conn, fn, args, kwargs) -> None:  # pragma: no cover - runs in a subprocess
     try:
+        os.setpgid(0, 0)  # the Lava runtime's processes join this group, so the parent can stop them all
+    except OSError:
+        pass
+    try:
         conn.send(("ok", fn(*args, **kwargs)))
     except BaseException as exc:  # noqa: BLE001
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
@@ -282,8 +290,75 @@ def _child(conn, fn, args, kwargs) -> None:  # pragma: no cover - runs in a subp
         conn.close()
 
 
+#: Seconds a child that has answered gets to exit by itself before its process group is killed.
+CHILD_EXIT_WAIT_S = 5.0
+#: Seconds to wait for a killed process group to disappear (killed processes go at once; this only
+#: bounds a pathological kernel delay).
+GROUP_EXIT_WAIT_S = 10.0
+
+
+def group_pids(pgid: int) -> list[int]:
+    """Live (not zombie) processes of process group ``pgid``, from ``/proc`` (empty where there is none)."""
+    pids = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # state, ppid, pgrp, ...
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            pids.append(int(entry.name))
+    return pids
+
+
+def shared_memory_of(pids: list[int]) -> set[str]:
+    """The ``/dev/shm`` files mapped by ``pids`` (Lava's channels and its shared-memory manager)."""
+    out: set[str] = set()
+    for pid in pids:
+        try:
+            maps = Path(f"/proc/{pid}/maps").read_text()
+        except OSError:
+            continue
+        for line in maps.splitlines():
+            at = line.find(" /dev/shm/")
+            if at >= 0:
+                out.add(line[at + 1 :].removesuffix(" (deleted)"))
+    return out
+
+
+def stop_process_group(pgid: int) -> dict[str, int]:
+    """Kill every process of group ``pgid`` and unlink the shared memory only they mapped.
+
+    A Lava run forks one process per process model plus a shared-memory manager; killing only the
+    runner leaves them alive (holding the terminal's stdout and gigabytes of memory) and their
+    ``/dev/shm`` segments allocated. Returns how many processes were killed and segments removed.
+    """
+    pids = group_pids(pgid)
+    segments = shared_memory_of(pids) - shared_memory_of([os.getpid()])
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    deadline = time.monotonic() + GROUP_EXIT_WAIT_S
+    while group_pids(pgid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    removed = 0
+    for seg in segments:
+        try:
+            os.unlink(seg)
+            removed += 1
+        except OSError:
+            pass
+    return {"processes": len(pids), "shared_memory": removed}
+
+
 def run_with_deadline(fn: Callable[..., Any], *args: Any, timeout_s: float, **kwargs: Any) -> Any:
     """Call ``fn(*args, **kwargs)`` in a forked child process and kill it after ``timeout_s`` seconds.
+
+    The child leads its own process group, which every process Lava starts for the run joins. When
+    the call returns, raises, times out or is interrupted (Ctrl-C), whatever is left of that group
+    is killed and its shared memory unlinked (:func:`stop_process_group`), so no Lava process
+    outlives the call or keeps the caller's stdout open.
 
     Raises:
         TimeoutError: the run did not finish in time (a hung Lava runtime); the child is killed.
@@ -293,16 +368,23 @@ def run_with_deadline(fn: Callable[..., Any], *args: Any, timeout_s: float, **kw
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(child, fn, args, kwargs), daemon=False)
     proc.start()
+    try:
+        os.setpgid(proc.pid, proc.pid)  # also here: no window in which the group does not exist yet
+    except OSError:
+        pass  # the child got there first (or already exited)
     child.close()
+    answered = False
     try:
         if not parent.poll(timeout_s):
             raise TimeoutError(f"Lava run {getattr(fn, '__name__', fn)} exceeded timeout_s={timeout_s}")
         status, payload = parent.recv()
+        answered = True
     finally:
-        proc.join(timeout=5)
-        if proc.is_alive():
-            proc.kill()
-            proc.join(timeout=5)
+        if answered:  # let it exit by itself; the sentinel does not reap it, so its pid (the group id) stays ours
+            mp_connection.wait([proc.sentinel], timeout=CHILD_EXIT_WAIT_S)
+        stop_process_group(proc.pid)
+        proc.join(timeout=CHILD_EXIT_WAIT_S)
+        parent.close()
     if status != "ok":
         raise RuntimeError(payload)
     return payload

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from . import functional as F
-from ._numba import jit_or_none
+from ._numba import load_kernels
 from .errors import InvalidInputError, NotFoundError, StoreCorruptError
 from .store import file_hash
 from .validation import memory_ids as checked_ids
@@ -173,9 +173,8 @@ def kwta_np(h: np.ndarray, k: int) -> np.ndarray:
 # ====================================================================== compiled recall kernels
 # Optional numba kernels for the hop input and the spread (docs/performance.md, "Multi-hop
 # cost"). They compute exactly what the NumPy path below computes (integer arithmetic, same tie
-# rule); without numba, or with HHMEM_NO_NUMBA=1, the NumPy path runs. ``cache=True`` stores the
-# machine code next to this file (__pycache__), so only the first process after an install pays
-# the compile (about 2 s here); where that folder is read-only numba compiles once per process.
+# rule); without numba, or with HHMEM_NO_NUMBA=1, the NumPy path runs. They live in
+# hybrid/kernels.py, compiled once per machine into the user's cache folder (hybrid/_numba.py).
 def _bit_lut() -> np.ndarray:
     """``[256]`` uint64: byte ``v`` spread to one byte per bit (bit j of v -> byte j, little-endian)."""
     v = np.arange(256, dtype=np.uint64)
@@ -192,195 +191,14 @@ _LITTLE = np.little_endian
 
 
 def _load_numba_kernels() -> dict[str, Any] | None:
-    jit = jit_or_none()
-    if jit is None:
+    kn = load_kernels()
+    if kn is None:
         return None
-
-    @jit
-    def hop_input_bits(wbits, codes, lut):  # pragma: no cover - compiled
-        b_n, kk = codes.shape
-        nb = wbits.shape[1]
-        out = np.zeros((b_n, nb), dtype=np.uint64)
-        for b in range(b_n):
-            for j in range(kk):
-                row = codes[b, j]
-                for t in range(nb):
-                    out[b, t] += lut[wbits[row, t]]
-        return out
-
-    @jit
-    def _popcount(x):  # pragma: no cover - compiled
-        x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
-        x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
-        x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
-        return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
-
-    @jit
-    def _take_winners(units, vals, ng, kk, hist, win, weight):  # pragma: no cover - compiled
-        """k-WTA as a set over ``ng`` (unit, value) pairs listed in unit order: every unit above a
-        threshold ``t``, then the lowest-index units at ``t`` up to ``kk`` (``t > 0`` only: a
-        winner with ``h = 0`` just fills k and is ignored). Writes the winners to ``win`` and
-        their values to ``weight[unit]``; returns how many there are."""
-        hist[:] = 0
-        for i in range(ng):
-            hist[vals[i]] += 1
-        above = 0
-        t = hist.shape[0] - 1
-        while t > 0 and above + hist[t] < kk:
-            above += hist[t]
-            t -= 1
-        take = kk - above if t > 0 else 0
-        nwin = 0
-        for i in range(ng):
-            v = vals[i]
-            if v > t or (v == t and take > 0):
-                if v == t:
-                    take -= 1
-                win[nwin] = units[i]
-                weight[units[i]] = v
-                nwin += 1
-        return nwin
-
-    @jit
-    def _rank_rows(b, src, win, nwin, weight, inv_ptr, inv_rows, codes, main_rows, size, c_req, row_ids,
-                   cnt, touched, out_row, out_cnt):  # pragma: no cover - compiled
-        """Weighted overlap of every row sharing a winner; keep the ``m`` best that reach ``c_req``
-        (count descending, then row ascending), leaving ``cnt`` all zero again.
-
-        The first visit of a row appends it to ``touched`` without a branch (the slot is
-        overwritten otherwise); rows added since the inverted index was built are scanned.
-        """
-        k = codes.shape[1]
-        m = out_row.shape[1]
-        nt = 0
-        for q in range(nwin):
-            u = win[q]
-            w = weight[u]
-            for p in range(inv_ptr[u], inv_ptr[u + 1]):
-                r = inv_rows[p]
-                c0 = cnt[r]
-                touched[nt] = r
-                nt += c0 == 0
-                cnt[r] = c0 + w
-        for r in range(main_rows, size):
-            s = 0
-            for j in range(k):
-                s += weight[codes[r, j]]
-            if s > 0:
-                cnt[r] = s
-                touched[nt] = r
-                nt += 1
-        found = 0
-        for q in range(nt):
-            r = touched[q]
-            c = np.int64(cnt[r])
-            cnt[r] = 0
-            if c < c_req or r == src or row_ids[r] < 0:
-                continue
-            pos = found
-            while pos > 0 and (out_cnt[b, pos - 1] < c or (out_cnt[b, pos - 1] == c and out_row[b, pos - 1] > r)):
-                if pos < m:
-                    out_cnt[b, pos] = out_cnt[b, pos - 1]
-                    out_row[b, pos] = out_row[b, pos - 1]
-                pos -= 1
-            if pos < m:
-                out_cnt[b, pos] = c
-                out_row[b, pos] = r
-                found = min(found + 1, m)
-
-    @jit
-    def spread_bits(w64, codes, src_rows, kk, n_planes, inv_ptr, inv_rows, main_rows, size, c_req, row_ids,
-                    cnt, touched, m):  # pragma: no cover - compiled
-        """Spread of ``src_rows`` with ``w_cap = 1``, from the packed rows ``w64`` of ``W > 0``.
-
-        ``h`` is kept bit-sliced: plane ``p`` holds bit ``p`` of every unit's count (``n_planes``
-        uint64 planes of N/64 words), and each of the k source rows is added with a ripple-carry
-        over the planes, 64 units per word operation. The k-WTA then only decodes the units at or
-        above the highest power-of-two level that holds ``kk`` of them.
-        """
-        b_n = src_rows.shape[0]
-        k = codes.shape[1]
-        nw = w64.shape[1]
-        n_units = nw * 64
-        planes = np.zeros((n_planes, nw), dtype=np.uint64)
-        carry = np.empty(nw, dtype=np.uint64)
-        level = np.empty(nw, dtype=np.uint64)
-        weight = np.zeros(n_units + 1, dtype=np.int64)
-        g_unit = np.empty(n_units, dtype=np.int64)
-        g_val = np.empty(n_units, dtype=np.int64)
-        hist = np.zeros(1 << n_planes, dtype=np.int64)
-        win = np.empty(kk, dtype=np.int64)
-        out_row = np.full((b_n, m), -1, dtype=np.int64)
-        out_cnt = np.zeros((b_n, m), dtype=np.int64)
-        for b in range(b_n):
-            src = src_rows[b]
-            planes[:] = 0
-            for j in range(k):
-                u = codes[src, j]
-                if u >= n_units:
-                    continue
-                for t in range(nw):
-                    carry[t] = w64[u, t]
-                for p in range(n_planes):
-                    for t in range(nw):
-                        x = planes[p, t]
-                        c = carry[t]
-                        planes[p, t] = x ^ c
-                        carry[t] = x & c
-            # Units with h >= 2^p (the OR of planes p and above), p lowered until kk units qualify.
-            level[:] = 0
-            p = n_planes - 1
-            while True:
-                tot = 0
-                for t in range(nw):
-                    level[t] |= planes[p, t]
-                    tot += _popcount(level[t])
-                if tot >= kk or p == 0:
-                    break
-                p -= 1
-            ng = 0
-            for t in range(nw):
-                wd = level[t]
-                while wd:
-                    low = wd & (~wd + np.uint64(1))
-                    bit = _popcount(low - np.uint64(1))
-                    v = 0
-                    for q in range(n_planes):
-                        v |= np.int64((planes[q, t] >> bit) & np.uint64(1)) << q
-                    g_unit[ng] = t * 64 + np.int64(bit)
-                    g_val[ng] = v
-                    ng += 1
-                    wd ^= low
-            nwin = _take_winners(g_unit, g_val, ng, kk, hist, win, weight)
-            _rank_rows(b, src, win, nwin, weight, inv_ptr, inv_rows, codes, main_rows, size, c_req, row_ids,
-                       cnt, touched, out_row, out_cnt)
-            for q in range(nwin):
-                weight[win[q]] = 0
-        return out_row, out_cnt
-
-    @jit
-    def spread_bytes(h, codes, src_rows, kk, inv_ptr, inv_rows, main_rows, size, c_req, row_ids,
-                     cnt, touched, m):  # pragma: no cover - compiled
-        """Spread from a precomputed uint8 hop input ``h [B, N]`` (any ``w_cap`` with ``k·w_cap <= 255``)."""
-        b_n, n = h.shape
-        weight = np.zeros(n + 1, dtype=np.int64)
-        hist = np.zeros(256, dtype=np.int64)
-        win = np.empty(kk, dtype=np.int64)
-        units = np.arange(n)
-        out_row = np.full((b_n, m), -1, dtype=np.int64)
-        out_cnt = np.zeros((b_n, m), dtype=np.int64)
-        for b in range(b_n):
-            nwin = _take_winners(units, h[b], n, kk, hist, win, weight)
-            _rank_rows(b, src_rows[b], win, nwin, weight, inv_ptr, inv_rows, codes, main_rows, size, c_req,
-                       row_ids, cnt, touched, out_row, out_cnt)
-            for q in range(nwin):
-                weight[win[q]] = 0
-        return out_row, out_cnt
-
-    return {"hop_input_bits": hop_input_bits, "spread_bits": spread_bits, "spread_bytes": spread_bytes}
+    return {"hop_input_bits": kn.hop_input_bits, "spread_bits": kn.spread_bits, "spread_bytes": kn.spread_bytes}
 
 
-#: The compiled kernels, or None (NumPy path). Tests set it to None to run the NumPy path.
+#: The compiled kernels (:mod:`hybrid.kernels`), or None (NumPy path). Tests set it to None to run
+#: the NumPy path.
 _NB: dict[str, Any] | None = _load_numba_kernels()
 
 

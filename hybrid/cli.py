@@ -18,10 +18,11 @@ from typing import Any
 import click
 
 from . import data
+from ._logging import quiet_library_loggers
 from ._version import __version__
 from .config import MAX_TEXT_CHARS
 from .errors import HHMemError
-from .memory import STORE_ENV, Memory, SearchResult, default_store_path
+from .memory import MAX_HOPS, STORE_ENV, Memory, SearchResult, default_store_path
 from .times import iso, parse_time
 
 #: name -> "module:attribute" of click commands defined elsewhere.
@@ -191,22 +192,58 @@ def print_results(results: list[SearchResult], *, as_json: bool) -> None:
         click.echo(f"{rank:>4}  {r.id:>6}  {r.score:6.3f}  {r.hop:>3}  {day:<10}  {via:<20}  {text}")
 
 
+#: The options of the ``hhmem`` group, as ``(name, click.option keywords)``: accepted before the
+#: sub-command and, through :func:`global_options`, after it (``hhmem add --store S ...``).
+GLOBAL_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("--store", dict(type=click.Path(file_okay=False), help=f"Store folder [env {STORE_ENV}; default ./hhmem-store].")),
+    ("--model", dict(help="Encoder: 'default' (offline all-MiniLM-L6-v2), a sentence-transformers name/path, "
+                          "or 'hash' (tests) [default: default].")),
+    ("--backend", dict(type=click.Choice(["exact", "hnswlib", "hnsw", "ivf"]),
+                       help="Stage 1 of recall: exact, or an approximate index for large stores (kept in the "
+                            "store folder between runs) [env HHMEM_BACKEND; default: exact].")),
+)
+#: Defaults and environment variables of the group-level options.
+_GLOBAL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "--store": dict(default=None, envvar=STORE_ENV),
+    "--model": dict(default="default"),
+    "--backend": dict(default="exact", envvar="HHMEM_BACKEND"),
+}
+
+
+def _set_root_option(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    if value is not None:
+        root = ctx.find_root()
+        root.obj = {**(root.obj or {}), param.name: value}
+
+
+def global_options(command: Any) -> Any:
+    """Also accept the group's options (``--store``, ``--model``, ``--backend``) after a sub-command;
+    given there, they override the ones given before it."""
+    for name, kwargs in reversed(GLOBAL_OPTIONS):
+        command = click.option(name, **kwargs, default=None, expose_value=False, callback=_set_root_option)(command)
+    return command
+
+
+def _group_options(fn: Any) -> Any:
+    for name, kwargs in reversed(GLOBAL_OPTIONS):
+        fn = click.option(name, **kwargs, **_GLOBAL_DEFAULTS[name])(fn)
+    return fn
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="hhmem")
-@click.option("--store", type=click.Path(file_okay=False), default=None, envvar=STORE_ENV,
-              help=f"Store folder [env {STORE_ENV}; default ./hhmem-store].")
-@click.option("--model", default="default", show_default=True,
-              help="Encoder: 'default' (offline all-MiniLM-L6-v2), a sentence-transformers name/path, or 'hash' (tests).")
-@click.option("--backend", type=click.Choice(["exact", "hnswlib", "hnsw", "ivf"]), default="exact", show_default=True,
-              envvar="HHMEM_BACKEND", help="Stage 1 of recall: exact, or an approximate index for large stores "
-              "(kept in the store folder between runs) [env HHMEM_BACKEND].")
+@_group_options
 @click.pass_context
 def main(ctx: click.Context, store: str | None, model: str, backend: str) -> None:
-    """hhmem: durable text memory with two-stage Hopfield recall and Hebbian multi-hop chains."""
+    """hhmem: durable text memory with two-stage Hopfield recall and Hebbian multi-hop chains.
+
+    --store, --model and --backend may be given before or after the sub-command."""
+    quiet_library_loggers()
     ctx.obj = {"store": store or str(default_store_path()), "model": model, "backend": backend}
 
 
 @main.command()
+@global_options
 @click.argument("texts", nargs=-1)
 @click.option("--file", "-f", "file", type=str, default=None, help="Text file (one memory per line), .jsonl, or '-' for stdin.")
 @click.option("--jsonl", is_flag=True, help="Read --file/stdin as JSONL objects with 'text' and optional 'metadata'.")
@@ -234,7 +271,7 @@ def add(ctx, texts, file, jsonl, namespace, meta, created_at, keep_duplicates, a
     mem = open_memory(ctx)
     try:
         before = mem.count()
-        ids = ingest(mem, items, namespace=namespace, common=parse_pairs(meta, "--meta"), quiet=quiet,
+        ids = ingest(mem, items, namespace=namespace, common=parse_pairs(meta, "--meta"), quiet=quiet or as_json,
                      created_at=when, dedupe=not keep_duplicates)
         added = mem.count() - before
     except HHMemError as exc:
@@ -247,11 +284,12 @@ def add(ctx, texts, file, jsonl, namespace, meta, created_at, keep_duplicates, a
 
 
 @main.command()
+@global_options
 @click.argument("query")
 @click.option("-k", default=5, show_default=True, type=click.IntRange(1, 1000), help="Number of results.")
 @click.option("--namespace", "-n", default=None)
 @click.option("--where", "-w", multiple=True, help="key=value metadata equality filter (repeatable).")
-@click.option("--hops", default=0, show_default=True, type=click.IntRange(0, 8),
+@click.option("--hops", default=0, show_default=True, type=click.IntRange(0, MAX_HOPS),
               help="Also rank memories reached through up to this many associations.")
 @click.option("--since", default=None, help="Only memories created at or after this time: ISO 8601, epoch "
               "seconds, or a duration before now (7d, 12h, 30m).")
@@ -273,6 +311,7 @@ def search(ctx, query, k, namespace, where, hops, since, until, min_score, as_js
 
 
 @main.command()
+@global_options
 @click.argument("a", type=click.IntRange(0))
 @click.argument("b", type=click.IntRange(0))
 @click.option("--both-ways", is_flag=True, help="Also associate B -> A.")
@@ -292,6 +331,7 @@ def link(ctx, a, b, both_ways, as_json):
 
 
 @main.command()
+@global_options
 @click.argument("memory_id", type=int)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
@@ -310,6 +350,7 @@ def get(ctx, memory_id, as_json):
 
 
 @main.command()
+@global_options
 @click.argument("memory_ids", type=int, nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
@@ -431,6 +472,7 @@ def _line_text(fh, name: str) -> Iterator[str]:
 
 
 @main.command("list")
+@global_options
 @click.option("--namespace", "-n", default=None)
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(0), help="Page size; 0: no limit.")
 @click.option("--all", "all_", is_flag=True, help="Every memory (same as --limit 0).")
@@ -451,6 +493,7 @@ def list_(ctx, namespace, limit, all_, offset, as_json):
 
 
 @main.command()
+@global_options
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def stats(ctx, as_json):
@@ -465,6 +508,7 @@ def stats(ctx, as_json):
 
 
 @main.command("build-index")
+@global_options
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.pass_context
@@ -479,7 +523,7 @@ def build_index(ctx, as_json, quiet):
         fail("build-index needs an approximate backend: hhmem --backend hnswlib|hnsw|ivf build-index (or HHMEM_BACKEND)")
     mem = open_memory(ctx, create=False)
     t0 = time.perf_counter()
-    with tqdm(total=len(mem.retriever), unit="key", desc=f"{mem.retriever.backend.value} index", disable=quiet,
+    with tqdm(total=len(mem.retriever), unit="key", desc=f"{mem.retriever.backend.value} index", disable=quiet or as_json,
               file=sys.stderr) as bar:
         def tick(done: int, total: int) -> None:
             bar.total = total
@@ -504,6 +548,7 @@ def demo_chains(corpus: list[tuple[str, dict]], ids: list[int]) -> dict[str, lis
 
 
 @main.command()
+@global_options
 @click.option("--keep", is_flag=True, help="Keep the demo store (in --store) instead of a temporary folder.")
 @click.option("-k", default=3, show_default=True, type=click.IntRange(1, 50))
 @click.pass_context

@@ -8,18 +8,19 @@ re-normalised (see ``docs/architecture.md``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ._numba import jit_or_none
+from ._numba import load_kernels
 from .config import MAX_TEXT_CHARS
-from .errors import InvalidInputError
+from .errors import InvalidInputError, StoreMismatchError
 from .validation import check_unicode
 
 #: Name recorded in manifests for the default model.
@@ -97,29 +98,10 @@ def normalize_rows(x: np.ndarray, *, name: str = "vectors", dim: int | None = No
 
 
 def _load_unit_rows():
-    """The compiled twin of :func:`normalize_rows`'s common path (None without numba): rows of a
-    float32 ``[n, d]`` array divided by their norm (summed in float64), and ``-1``; or the first
-    row whose squared norm is not finite and positive (then the NumPy path reports it)."""
-    jit = jit_or_none()
-    if jit is None:
-        return None
-
-    @jit
-    def unit_rows(a):  # pragma: no cover - compiled
-        n, d = a.shape
-        out = np.empty((n, d), dtype=np.float32)
-        for i in range(n):
-            s = 0.0
-            for j in range(d):
-                s += np.float64(a[i, j]) * np.float64(a[i, j])
-            if not (s > 0.0 and s < np.inf):
-                return out, i
-            inv = 1.0 / np.sqrt(s)
-            for j in range(d):
-                out[i, j] = a[i, j] * inv
-        return out, -1
-
-    return unit_rows
+    """The compiled twin of :func:`normalize_rows`'s common path (None without numba):
+    :func:`hybrid.kernels.unit_rows`."""
+    kn = load_kernels()
+    return None if kn is None else kn.unit_rows
 
 
 #: The compiled row normaliser (None: NumPy only). After a long scan or graph walk the NumPy chain
@@ -169,7 +151,8 @@ class SentenceTransformerEncoder:
         else:
             path, self.name = str(model), str(model)
         self.device = resolve_device(device)
-        self.model = SentenceTransformer(path, device=self.device)
+        with _quiet_model_loading():
+            self.model = SentenceTransformer(path, device=self.device)
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(get_dim())
         self.batch_size = batch_size
@@ -222,6 +205,89 @@ class SentenceTransformerEncoder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         np.add.at(out, np.asarray(owner), emb * np.asarray(weight, dtype=np.float32)[:, None])
         return normalize_rows(out, name="window embeddings")
+
+
+@contextlib.contextmanager
+def _quiet_model_loading() -> Iterator[None]:
+    """No "Loading weights" progress bar while a model loads (it would reach stderr of every
+    command, ``--json`` and ``-q`` included, and says nothing useful for a small local model)."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # pragma: no cover - sentence-transformers requires transformers
+        yield
+        return
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
+
+
+class LazyEncoder:
+    """An encoder whose model loads at its first :meth:`encode` (commands such as ``get`` or
+    ``stats`` never pay for it).
+
+    ``name`` and ``dim`` are known before the load (from the store's manifest); the loaded encoder
+    must agree with them. Other attributes of the loaded encoder (``model``, ``device``...) are
+    reached through this object and load it.
+
+    Args:
+        spec: what :func:`load_encoder` accepts (a model name or path).
+        name: the encoder name the store records.
+        dim: its output dimension.
+    """
+
+    def __init__(self, spec: str | None, *, name: str, dim: int) -> None:
+        self.spec = spec
+        self.name = name
+        self.dim = int(dim)
+        self._encoder: TextEncoder | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._encoder is not None
+
+    def load(self) -> TextEncoder:
+        """Load the model now (once); raises :class:`StoreMismatchError` when it is not the one the
+        store was built with."""
+        with self._lock:
+            if self._encoder is None:
+                enc = load_encoder(self.spec)
+                if enc.name != self.name or enc.dim != self.dim:
+                    raise StoreMismatchError(
+                        f"encoder {self.spec!r} loads as {enc.name!r} with dimension {enc.dim}; the store "
+                        f"needs {self.name!r} with dimension {self.dim}"
+                    )
+                self._encoder = enc
+            return self._encoder
+
+    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        return self.load().encode(texts, progress=progress)
+
+    def __getattr__(self, attr: str):
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        return getattr(self.load(), attr)
+
+
+def encoder_name(model: object) -> str | None:
+    """The name :func:`load_encoder` gives the encoder of a model name or path, without loading
+    it; None for anything else (objects, callables: they are loaded already)."""
+    if model is None or model == "default":
+        return DEFAULT_MODEL_NAME
+    if isinstance(model, str):
+        dim = _hash_dim(model)
+        return model if dim is None else f"hash-{dim}"
+    return None
+
+
+def _hash_dim(model: str) -> int | None:
+    """The dimension of a ``"hash"`` / ``"hash-<dim>"`` model name, or None for other names."""
+    m = re.fullmatch(r"hash(?:-(\d+))?", model)
+    return None if m is None else int(m.group(1) or 64)
 
 
 class CallableEncoder:
@@ -297,9 +363,9 @@ def load_encoder(
     if isinstance(model, str):
         if model == DEFAULT_MODEL_NAME:
             return SentenceTransformerEncoder("default", device=device, batch_size=batch_size)
-        m = re.fullmatch(r"hash(?:-(\d+))?", model)
-        if m:
-            return HashEncoder(int(m.group(1) or 64))
+        hash_dim = _hash_dim(model)
+        if hash_dim is not None:
+            return HashEncoder(hash_dim)
         return SentenceTransformerEncoder(model, device=device, batch_size=batch_size)
     if isinstance(model, TextEncoder):
         return model

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -32,12 +33,21 @@ from .associative import (
     write_links,
 )
 from .config import HopfieldConfig, StorageDType
-from .encoder import TextEncoder, load_encoder, normalize_rows, validate_texts
+from .encoder import LazyEncoder, TextEncoder, encoder_name, load_encoder, normalize_rows, validate_texts
 from .errors import InvalidInputError, NotFoundError, StoreCorruptError
 from .linking import SOURCE_ENTITY, SOURCE_MANUAL, SOURCE_ORDER, LinkConfig, order_pairs
 from .recall.config import IngestConfig, RecallConfig
 from .retriever import Backend, HNSWConfig, HopfieldRetriever, IVFConfig
-from .store import DEFAULT_NAMESPACE, Key, MemoryRecord, Store, validate_namespace, validate_where
+from .store import (
+    DEFAULT_NAMESPACE,
+    MANIFEST,
+    Key,
+    MemoryRecord,
+    Store,
+    read_manifest,
+    validate_namespace,
+    validate_where,
+)
 from .times import parse_times, time_range
 
 #: Environment variable naming the default store folder.
@@ -137,6 +147,16 @@ def default_store_path() -> Path:
     return Path(os.environ.get(STORE_ENV) or DEFAULT_STORE)
 
 
+def _open_encoder(path: Path, encoder: TextEncoder | str | Callable | None, dim: int | None) -> TextEncoder:
+    """``encoder`` for the store at ``path``: a model name of an existing store stays unloaded
+    (its dimension is the manifest's; :meth:`Store.open` checks the name), anything else is loaded
+    by :func:`load_encoder`."""
+    name = encoder_name(encoder)
+    if name is not None and not name.startswith("hash-") and (path / MANIFEST).is_file():
+        return LazyEncoder(encoder, name=name, dim=read_manifest(path)["dim"])
+    return load_encoder(encoder, dim=dim)
+
+
 class Memory:
     """A durable text memory with two-stage Hopfield recall.
 
@@ -216,10 +236,13 @@ class Memory:
     ) -> Memory:
         """Open (or create) the store at ``path`` (default ``$HHMEM_STORE`` or ``./hhmem-store``).
 
-        ``encoder`` is anything :func:`hybrid.encoder.load_encoder` accepts.
+        ``encoder`` is anything :func:`hybrid.encoder.load_encoder` accepts. A model name or path
+        opening an existing store loads the model at the first encode, not here (see
+        :class:`~hybrid.encoder.LazyEncoder`): reading, listing and deleting never load it.
         """
-        enc = load_encoder(encoder, dim=dim)
-        store = Store.open(path if path is not None else default_store_path(), model=enc.name, dim=enc.dim, create=create)
+        path = path if path is not None else default_store_path()
+        enc = _open_encoder(Path(path), encoder, dim)
+        store = Store.open(path, model=enc.name, dim=enc.dim, create=create)
         try:
             return cls(store, enc, **kwargs)
         except BaseException:
@@ -690,6 +713,26 @@ class Memory:
                 "bytes": self.byte_sizes(),
                 "concepts": self.concept_graph.stats() if self._graph is not None else None,
             }
+
+    def warm_up(self) -> dict[str, float]:
+        """Load what the first search would load, now: the encoder (one query encoded), the
+        compiled kernels (one search) and, when the store has associations, the associative index
+        (one multi-hop search). Servers call it before they accept requests. Returns the seconds
+        spent on each part (``encoder``, ``search``, ``associations``).
+        """
+        t0 = time.perf_counter()
+        q = self.encode_queries("warm-up query")
+        t1 = time.perf_counter()
+        self.search_ids(q, k=1)
+        t2 = time.perf_counter()
+        if self._has_links():
+            self.search_ids(q, k=1, hops=1)
+        t3 = time.perf_counter()
+        return {"encoder": round(t1 - t0, 3), "search": round(t2 - t1, 3), "associations": round(t3 - t2, 3)}
+
+    def _has_links(self) -> bool:
+        table = self.store.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'assoc_links'")
+        return bool(table) and bool(self.store.query("SELECT 1 FROM assoc_links LIMIT 1"))
 
     # ----------------------------------------------------------------- search
     def encode_queries(self, queries: str | Sequence[str] | np.ndarray) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 Routes (all JSON; every error is ``{"error": {"status", "type", "message", "details"}}``)::
 
-    GET    /healthz                               liveness (no key needed)
+    GET    /healthz                               liveness and readiness (no key needed)
     GET    /v1/namespaces                         namespaces this key may use, with counts
     GET    /v1/stats                              whole-store statistics (admin key only)
     GET    /v1/ns/{ns}/stats                      one namespace's statistics
@@ -48,7 +48,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -56,6 +56,7 @@ from .._version import __version__
 from ..errors import HHMemError, InvalidInputError, NotFoundError, StoreError
 from ..memory import Memory
 from . import models as m
+from .docs_page import docs_html
 
 log = logging.getLogger("hhmem.service")
 
@@ -335,6 +336,7 @@ def create_app(
     keys: KeyRing | None = None,
     config: ServiceConfig | None = None,
     backend: str = "exact",
+    warm_up: bool = True,
 ) -> FastAPI:
     """Build the FastAPI app over a :class:`~hybrid.Memory` or a store path.
 
@@ -345,6 +347,8 @@ def create_app(
         keys: API keys and scopes; ``None`` or empty: no authentication (serve on loopback only).
         config: HTTP limits.
         backend: stage 1 of recall when opening a path (see :class:`~hybrid.Memory`).
+        warm_up: run :meth:`~hybrid.Memory.warm_up` at start-up, before the first request is
+            accepted (``/healthz`` then reports ``"ready": true`` and the seconds it took).
 
     Example:
         >>> from fastapi.testclient import TestClient                    # doctest: +SKIP
@@ -360,8 +364,13 @@ def create_app(
     multi_hop = supports_hops(mem)
     linkable = supports_links(mem)
 
+    readiness: dict[str, Any] = {"ready": not warm_up, "warm_up_s": None}
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        if warm_up:  # before the first request is accepted: the encoder and the kernels are loaded
+            readiness["warm_up_s"] = mem.warm_up()
+            readiness["ready"] = True
         try:
             yield
         finally:
@@ -374,6 +383,8 @@ def create_app(
         description="Durable text memory for LLM agents: add, recall (single- and multi-hop), link, namespaces.",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        docs_url=None,  # FastAPI's pages load their scripts from a CDN: blank offline
+        redoc_url=None,
     )
     app.state.memory = mem
     app.state.keys = ring
@@ -452,7 +463,11 @@ def create_app(
     # ----------------------------------------------------------------- routes
     @app.get("/healthz", tags=["service"])
     def healthz() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__, "multi_hop": multi_hop, "links": linkable}
+        return {"status": "ok", "version": __version__, "multi_hop": multi_hop, "links": linkable, **readiness}
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(docs_html(app.title, app.openapi_url or "/openapi.json"))
 
     @app.get("/v1/namespaces", tags=["service"])
     def namespaces(who: Access = Depends(access)) -> dict[str, int]:

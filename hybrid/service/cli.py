@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from ..cli import global_options
 from ..errors import HHMemError
 
 LOOPBACK_NAMES = {"localhost"}
@@ -26,7 +27,7 @@ def is_loopback(host: str) -> bool:
 
 
 def _root(ctx: click.Context) -> dict:
-    return ctx.find_root().obj or {"store": None, "model": "default"}
+    return {"store": None, "model": "default", **(ctx.find_root().obj or {})}
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -45,7 +46,7 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 @click.command()
-@click.option("--store", type=click.Path(file_okay=False), default=None, help="Store folder (default: the global --store).")
+@global_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; non-loopback needs an API key.")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="0: any free port.")
 @click.option("--api-key", envvar="HHMEM_API_KEY", default=None, help="Admin key (all namespaces) [env HHMEM_API_KEY].")
@@ -57,7 +58,7 @@ def _bind(host: str, port: int) -> socket.socket:
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 @click.pass_context
-def serve(ctx, store, host, port, api_key, keys_file, max_body_bytes, port_file, log_level):
+def serve(ctx, host, port, api_key, keys_file, max_body_bytes, port_file, log_level):
     """Run the HTTP API over a store (FastAPI + uvicorn; OpenAPI at /docs and /openapi.json)."""
     import uvicorn
 
@@ -65,7 +66,7 @@ def serve(ctx, store, host, port, api_key, keys_file, max_body_bytes, port_file,
     from .api import KeyRing, ServiceConfig, create_app
 
     root = _root(ctx)
-    path = store or root["store"]
+    path = root["store"]
     try:
         keys = KeyRing.build(api_key=api_key, keys_file=keys_file)
     except HHMemError as exc:
@@ -91,18 +92,18 @@ def serve(ctx, store, host, port, api_key, keys_file, max_body_bytes, port_file,
 
 
 @click.command()
-@click.option("--store", type=click.Path(file_okay=False), default=None, help="Store folder (default: the global --store).")
+@global_options
 @click.option("--namespace", "-n", envvar="HHMEM_MCP_NAMESPACE", default="default", show_default=True,
               help="The one namespace this server reads and writes [env HHMEM_MCP_NAMESPACE].")
 @click.pass_context
-def mcp(ctx, store, namespace):
+def mcp(ctx, namespace):
     """Run an MCP server (stdio) with remember / recall / forget tools for an agent."""
     from .api import open_memory
     from .mcp_server import run_stdio
 
     root = _root(ctx)
     try:
-        mem = open_memory(store or root["store"], encoder=root["model"], backend=root.get("backend", "exact"))
+        mem = open_memory(root["store"], encoder=root["model"], backend=root.get("backend", "exact"))
     except HHMemError as exc:
         raise click.ClickException(str(exc)) from None
     try:

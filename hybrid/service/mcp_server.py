@@ -23,6 +23,7 @@ import io
 import json
 from typing import Any
 
+from .._logging import quiet_library_loggers
 from ..errors import HHMemError, NotFoundError
 from ..memory import Memory
 from ..store import validate_namespace
@@ -40,6 +41,7 @@ def build_server(memory: Memory, *, namespace: str = "default") -> Any:
     from .._version import __version__
 
     validate_namespace(namespace)
+    quiet_library_loggers()
     multi_hop = supports_hops(memory)
     server = MCPServer(
         SERVER_NAME,
@@ -211,9 +213,13 @@ async def serve_stdio(server: Any, stdin: Any = None, stdout: Any = None) -> Non
         await low.run(read_stream, write_stream, low.create_initialization_options())
 
 
-def run_stdio(memory: Memory, *, namespace: str = "default") -> None:
+def run_stdio(memory: Memory, *, namespace: str = "default", warm_up: bool = True) -> None:
     """Serve over stdin/stdout until the client closes the stream; every request with an id gets
-    a reply, a JSON-RPC error for malformed ones (see :func:`bad_request`)."""
+    a reply, a JSON-RPC error for malformed ones (see :func:`bad_request`). With ``warm_up``, the
+    encoder and the kernels are loaded (:meth:`~hybrid.Memory.warm_up`) before the first message."""
     import anyio
 
-    anyio.run(serve_stdio, build_server(memory, namespace=namespace))
+    server = build_server(memory, namespace=namespace)
+    if warm_up:
+        memory.warm_up()
+    anyio.run(serve_stdio, server)

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..errors import InvalidInputError
+from ..memory import MAX_HOPS as LIBRARY_MAX_HOPS
 from ..memory import check_min_score
 from ..store import validate_metadata, validate_where
 from ..times import parse_time
@@ -26,8 +27,8 @@ MAX_BATCH = 256
 MAX_DELETE_IDS = 1_000
 #: Results of one search.
 MAX_K = 100
-#: Association hops of one search.
-MAX_HOPS = 4
+#: Association hops of one search: the library's limit, the same on every interface.
+MAX_HOPS = LIBRARY_MAX_HOPS
 #: Bytes of one memory's metadata, serialised as JSON.
 MAX_METADATA_BYTES = 8_192
 #: Page size of a list request.
