@@ -168,8 +168,25 @@ def markdown(report: dict[str, Any], *, ks: Sequence[int] | None = None) -> str:
     return "\n".join(lines)
 
 
+#: Methods drawn as lines and bars, each with its own colour (the rest are ablations of ``hhmem``).
+MAIN_METHODS = {"flat": "#9e9e9e", "bm25": "#6d4c41", "rrf": "#f9a825", "fusion-v1": "#8e24aa",
+                "hhmem-dense": "#90caf9", "hhmem-multihop": "#4fc3f7", "hhmem": "#1565c0"}
+
+
+def _k_family(overall: dict[str, float], preferred: str) -> tuple[str, list[tuple[int, float]]]:
+    """The first metric family with values at two or more cut-offs (the primary's when it has them)."""
+    for family in (preferred, "recall_all", "recall", "recall_any"):
+        pts = sorted((int(m.split("@")[1]), v) for m, v in overall.items()
+                     if m.split("@")[0] == family and "@" in m and v is not None)
+        if len(pts) >= 2:
+            return family, pts
+    return preferred, []
+
+
 def plot(report: dict[str, Any], path: Path) -> None:
-    """Left: primary level recall_all@k against k per method. Right: primary metric per category."""
+    """Left: a recall family against k for the main methods. Middle: the primary metric per
+    category for the main methods. Right: the primary metric of ``hhmem`` with each stage switched
+    off (ablations), beside ``hhmem`` itself. One colour per method; legends below the data."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -177,32 +194,54 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
     lvl, met = report["primary"].split("/")
     methods = report["methods"]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.8))
-    family = met.split("@")[0]
-    for name, e in methods.items():
-        o = e["levels"][lvl]["overall"]
-        pts = sorted((int(m.split("@")[1]), v) for m, v in o.items()
-                     if m.startswith(family + "@") and v is not None)
+    main = [n for n in methods if n in MAIN_METHODS]
+    ablations = [n for n in methods if n not in MAIN_METHODS]
+    fig, axes = plt.subplots(1, 3 if ablations else 2, figsize=(17 if ablations else 12, 5.4),
+                             gridspec_kw={"width_ratios": [1, 1.3, 0.9] if ablations else [1, 1.3]})
+    ax1, ax2 = axes[0], axes[1]
+    family = family_shown = met.split("@")[0]
+    for name in main:
+        fam, pts = _k_family(methods[name]["levels"][lvl]["overall"], family)
         if pts:
-            ax1.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name)
+            ax1.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", color=MAIN_METHODS[name], label=name,
+                     linewidth=2.5 if name == "hhmem" else 1.4)
+            family_shown = fam
     ax1.set_xscale("log")
-    ax1.set_xlabel("k")
-    ax1.set_ylabel(f"{family} ({lvl})")
-    ax1.set_title(f"{report['benchmark']}: {family} vs k")
+    ks = sorted({p[0] for n in main for p in _k_family(methods[n]["levels"][lvl]["overall"], family)[1]})
+    ax1.set_xticks(ks)
+    ax1.set_xticklabels([str(k) for k in ks])
+    ax1.set_xlabel("k (results kept)")
+    ax1.set_ylabel(f"{family_shown} ({lvl})")
+    ax1.set_title(f"{report['benchmark']}: {family_shown} against k")
+    ax1.set_ylim(0, 1)
     ax1.grid(alpha=0.3)
-    ax1.legend(fontsize=7)
-    cats = [g for g in next(iter(methods.values()))["levels"][lvl] if g != "overall"]
-    groups = ["overall"] + cats
-    width = 0.8 / max(len(methods), 1)
-    for j, (name, e) in enumerate(methods.items()):
-        vals = [e["levels"][lvl][g].get(met) or 0.0 for g in groups]
-        ax2.bar([i + j * width for i in range(len(groups))], vals, width, label=name)
+    groups = ["overall"] + [g for g in next(iter(methods.values()))["levels"][lvl] if g != "overall"]
+    width = 0.8 / max(len(main), 1)
+    for j, name in enumerate(main):
+        vals = [methods[name]["levels"][lvl][g].get(met) or 0.0 for g in groups]
+        ax2.bar([i + j * width for i in range(len(groups))], vals, width, color=MAIN_METHODS[name], label=name)
     ax2.set_xticks([i + 0.4 - width / 2 for i in range(len(groups))])
     ax2.set_xticklabels(groups, rotation=20, fontsize=8)
     ax2.set_ylabel(met)
+    ax2.set_ylim(0, 1)
     ax2.set_title(f"{met} per category ({lvl})")
     ax2.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
+    if ablations:
+        ax3 = axes[2]
+        names = (["hhmem"] if "hhmem" in methods else []) + ablations
+        vals = [methods[n]["levels"][lvl]["overall"].get(met) or 0.0 for n in names]
+        ax3.barh(range(len(names)), vals, color=["#1565c0" if n == "hhmem" else "#b0bec5" for n in names])
+        ax3.set_yticks(range(len(names)))
+        ax3.set_yticklabels(names, fontsize=8)
+        ax3.invert_yaxis()
+        ax3.set_xlabel(f"{met} overall")
+        lo = min(vals) if vals else 0.0
+        ax3.set_xlim(max(0.0, lo - 0.1), min(1.0, max(vals) + 0.05) if vals else 1.0)
+        ax3.set_title("hhmem with one stage off")
+        ax3.grid(axis="x", alpha=0.3)
+    handles, labels = ax2.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 

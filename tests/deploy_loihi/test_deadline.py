@@ -115,8 +115,10 @@ def test_pipe_on_stdout_closes_after_a_timeout(tmp_path):
 def test_simulate_cli_timeout_leaves_no_lava_process(tmp_path):
     pytest.importorskip("lava")
     mark = uuid.uuid4().hex
-    cmd = [sys.executable, "-m", "hybrid.cli", "loihi", "simulate", "--memories", "24", "--code-dim", "128",
-           "-k", "8", "--hops", "2", "--timeout", "1", "--out", str(tmp_path / "rep")]
+    # Large enough that no machine finishes it within the 1 s deadline (the small network of 24
+    # memories sometimes did, and the test then had no timeout to check).
+    cmd = [sys.executable, "-m", "hybrid.cli", "loihi", "simulate", "--memories", "300", "--code-dim", "2048",
+           "-k", "16", "--hops", "6", "--timeout", "1", "--out", str(tmp_path / "rep")]
     proc = run_marked(cmd, mark, cwd=tmp_path)
     assert proc.returncode != 0 and "exceeded timeout" in proc.stderr, proc.stderr[-2000:]
     assert not marked_processes(mark), "Lava processes survived the timeout"
