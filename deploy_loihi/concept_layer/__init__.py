@@ -1,0 +1,1 @@
+"""Concept-cell neuron Process of the neuromorphic recall (one neuron per concept cell)."""

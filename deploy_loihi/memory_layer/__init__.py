@@ -1,0 +1,1 @@
+"""Memory-layer neuron Process of the neuromorphic recall (one neuron per memory)."""
