@@ -299,7 +299,7 @@ def run_network(w: RecallWeights, inputs: QueryInputs, params: RecallParams, pre
     t0 = time.perf_counter()
     raw = run_with_deadline(_run_lava, w, inputs, params, precision, cfg, timeout_s=cfg.timeout_s)
     scale = 1.0 if precision == "floating_pt" else float(1 << SCORE_FRAC)
-    neurons = [row[row >= 0] for row in raw["ids"]]
+    neurons = [row[row >= 0].astype(np.int64) for row in np.asarray(raw["ids"]).astype(np.int64)]
     scores = [raw["values"][b, : len(n)] / scale for b, n in enumerate(neurons)]
     res = _to_ids(w, neurons, scores, cfg.k, precision)
     res.steps, res.wall_s = raw["steps"], time.perf_counter() - t0
