@@ -179,13 +179,12 @@ def _emit_report(rep, out) -> None:
 def _locomo_batch(path: Path, conversation: int, cfg, out: Path) -> None:
     import time
 
+    from deploy_loihi.recall_report import locomo_questions, parity
+    from hybrid.encoder import load_encoder
+    from hybrid.errors import HHMemError
     from hybrid.eval.cache import DEFAULT_CACHE_DIR, CachedEncoder
     from hybrid.eval.locomo import load_locomo
     from hybrid.eval.methods import StorePool
-    from hybrid.encoder import load_encoder
-    from hybrid.errors import HHMemError
-
-    from deploy_loihi.recall_report import locomo_questions, parity
 
     t0 = time.perf_counter()
     try:

@@ -36,7 +36,7 @@ from deploy_loihi.recall_functional import (
     pool_keys,
     search_iterations,
 )
-from deploy_loihi.recall_weights import QueryInputs, QuantizedLayer, RecallWeights, split_weights
+from deploy_loihi.recall_weights import QuantizedLayer, QueryInputs, RecallWeights, split_weights
 
 PRECISIONS = ("floating_pt", "fixed_pt")
 
@@ -179,12 +179,12 @@ def reference_network(w: RecallWeights, inputs: QueryInputs, params: RecallParam
     for b in range(len(inputs.texts)):
         st = math_.start(m)
         math_.lexical_list(st, _apply(layers.lexical, pay.terms[b], precision))
-        for l, weight in enumerate(inputs.list_weights):
-            math_.dense_list(st, pool_keys(_apply(layers.keys, pay.vectors[b, l], precision), w.key_owner, m), float(weight))
+        for j, weight in enumerate(inputs.list_weights):
+            math_.dense_list(st, pool_keys(_apply(layers.keys, pay.vectors[b, j], precision), w.key_owner, m), float(weight))
         slots = _apply(layers.link, st.score, precision).reshape(m, -1)
         math_.link(st, slots, slots > 0)
         math_.seed(st)
-        for t in range(params.steps):
+        for _ in range(params.steps):
             c = math_.concept(_apply(layers.mc, st.x, precision), pay.concepts[b])
             math_.walk(st, _apply(layers.cm, c, precision))
         math_.finish(st, linked, True)

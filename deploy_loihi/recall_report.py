@@ -23,7 +23,7 @@ import numpy as np
 from deploy_loihi import resources as res
 from deploy_loihi.recall import NetworkConfig, NetworkResult, build_layers, run_network
 from deploy_loihi.recall_functional import RecallParams
-from deploy_loihi.recall_weights import RecallWeights, encode_queries, from_memory
+from deploy_loihi.recall_weights import encode_queries, from_memory
 
 #: Published per-operation figures of Loihi (Davies et al., "Loihi: A Neuromorphic Manycore Processor
 #: with On-Chip Learning", IEEE Micro 38(1), 2018, Table 2). Loihi 2's per-operation figures are not

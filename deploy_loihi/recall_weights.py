@@ -17,8 +17,9 @@ concept→memory [M, C]     ``P_cmᵀ``                                     :fun
 
 In the fixed-point network every layer's weights are integers of at most 8 bits with a shared
 exponent, split into ``parts`` 8-bit slices (:func:`split_weights`): slice ``j`` is a Dense layer
-of its own with ``weight_exp`` lowered by ``8 j``, and the slices' currents add up in the
-receiving neurons' dendrites, so ``parts = 2`` gives a 16-bit weight from 8-bit synapses.
+of its own with ``weight_exp`` lowered by 7 (mixed signs) or 8 bits per slice, and the slices'
+currents add up in the receiving neurons' dendrites, so ``parts = 2`` gives a 15-16-bit weight
+from 8-bit synapses.
 """
 
 from __future__ import annotations
@@ -67,11 +68,13 @@ def split_weights(w: np.ndarray | sp.spmatrix, *, input_frac: int, output_frac: 
     bits, so that the summed current has ``output_frac`` fraction bits.
 
     .. math::
-        w \\approx 2^{-b} \\sum_{j=0}^{p-1} w_j\\, 2^{-8j}, \\qquad
+        w \\approx 2^{-b} \\sum_{j=0}^{p-1} w_j\\, 2^{-\\sigma j}, \\qquad
         b = \\Big\\lfloor \\log_2 \\frac{w_{\\max}^{int}}{\\max |w|} \\Big\\rfloor
 
     with ``w_max^int`` 254 (mixed signs: Loihi 2 drops the lowest bit, so slices are even) or 255
-    (non-negative). Slice ``j`` has ``weight_exp = output_frac - input_frac - b - 8j``.
+    (non-negative). Mixed-sign slices are rounded to even values and their residual (at most 1)
+    is carried ``σ = 7`` bits down; non-negative slices are floored and carried ``σ = 8`` bits.
+    Slice ``j`` has ``weight_exp = output_frac - input_frac - b - σ j``.
 
     Raises:
         ValueError: ``parts`` not in 1..3, or a non-finite weight.
@@ -86,15 +89,18 @@ def split_weights(w: np.ndarray | sp.spmatrix, *, input_frac: int, output_frac: 
     wmax = float(np.abs(dense).max(initial=0.0))
     b = int(math.floor(math.log2(top / wmax))) if wmax > 0 else 0
     rest = dense * 2.0**b
-    slices = []
+    # mixed signs: even slices, each residual |r| <= 1 is carried 7 bits down; non-negative: floor, 8 bits
+    step = SLICE_BITS - 1 if mixed else SLICE_BITS
+    slices, shift = [], 0
     for j in range(parts):
-        if j == parts - 1:
-            q = np.rint(rest / 2) * 2 if mixed else np.rint(rest)
+        if mixed:
+            q = np.rint(rest / 2) * 2
         else:
-            q = np.trunc(rest / 2) * 2 if mixed else np.floor(rest)
+            q = np.rint(rest) if j == parts - 1 else np.floor(rest)
         q = np.clip(q, -top if mixed else 0, top).astype(np.int64)
-        slices.append((q, output_frac - input_frac - b - SLICE_BITS * j))
-        rest = (rest - q) * 2.0**SLICE_BITS
+        slices.append((q, output_frac - input_frac - b - shift))
+        rest = (rest - q) * 2.0**step
+        shift += step
     return QuantizedLayer(tuple(slices), output_frac)
 
 

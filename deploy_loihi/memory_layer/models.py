@@ -47,9 +47,8 @@ class _Stages:
             math_.lexical_list(self._state, self._as_state(a_lex))
         st = self._state
         if 2 <= tau <= sched.lists + 1:
-            l = tau - 2
             math_.dense_list(st, pool_keys(self._as_state(a_key), self.key_owner.astype(np.int64), m),
-                             float(self.list_weights[l]))
+                             float(self.list_weights[tau - 2]))
         if tau == sched.link_send:
             link_out = st.score
         if tau == sched.seed:
