@@ -201,14 +201,17 @@ def plot(rep: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     keys = list(rep["parity"])
-    fig, ax = plt.subplots(1, 3, figsize=(13, 4))
+    fig, ax = plt.subplots(1, 3, figsize=(14, 4.6))
     x = np.arange(len(keys))
-    ax[0].bar(x - 0.2, [rep["parity"][k]["top1_agreement"] for k in keys], 0.4, label="top-1 agreement")
-    ax[0].bar(x + 0.2, [rep["parity"][k]["top10_overlap"] for k in keys], 0.4, label="top-10 overlap")
+    for off, metric, label in ((-0.2, "top1_agreement", "top-1 agreement"), (0.2, "top10_overlap", "top-10 overlap")):
+        vals = [rep["parity"][k][metric] for k in keys]
+        ax[0].bar(x + off, vals, 0.4, label=label)
+        for xi, v in zip(x + off, vals):
+            ax[0].text(xi, v + 0.01, f"{v:.3f}", ha="center", fontsize=8)
     ax[0].set_xticks(x, keys)
-    ax[0].set_ylim(0, 1.05)
+    ax[0].set_ylim(0, 1.12)
     ax[0].set_title("agreement with production")
-    ax[0].legend(loc="lower center")
+    ax[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, frameon=False)
     models = ["production", *keys]
     vals = [rep["recall_all_at_10"].get(k) or 0.0 for k in models]
     ax[1].bar(models, vals, color=["grey"] + ["C0"] * len(keys))
@@ -216,13 +219,20 @@ def plot(rep: dict[str, Any], path: Path) -> None:
         ax[1].text(i, v + 0.01, f"{v:.3f}", ha="center")
     ax[1].set_ylim(0, 1.05)
     ax[1].set_title("recall_all@10")
-    est = [rep["loihi_estimate"][k] for k in keys]
-    ax[2].bar(x - 0.2, [e["energy_uj"] for e in est], 0.4, label="energy µJ (estimate)")
-    ax[2].bar(x + 0.2, [e["latency_us"] for e in est], 0.4, label="latency µs (estimate)")
-    ax[2].set_xticks(x, keys)
+    hw = [k for k in keys if k == "fixed"]  # only the bit-accurate model maps onto the chip
+    labels = ["production\nCPU"] + [f"Lava {k}\nCPU sim" for k in keys] + ["Loihi 2\nestimate"] * len(hw)
+    ms = [rep["production"]["cpu_s_per_question"] * 1e3] + [rep["parity"][k]["cpu_s_per_question"] * 1e3 for k in keys] \
+        + [rep["loihi_estimate"][k]["latency_us"] * 1e-3 for k in hw]
+    bars = ax[2].bar(range(len(ms)), ms, color=["grey"] + ["C0"] * len(keys) + ["C2"] * len(hw))
+    for i, k in enumerate(hw):
+        bars[1 + len(keys) + i].set_hatch("//")
+        ax[2].text(1 + len(keys) + i, ms[1 + len(keys) + i] * 1.15,
+                   f"{rep['loihi_estimate'][k]['energy_uj']:.0f} µJ", ha="center", fontsize=8)
+    ax[2].set_xticks(range(len(ms)), labels, fontsize=8)
     ax[2].set_yscale("log")
-    ax[2].set_title("Loihi 2 per question (estimate)")
-    ax[2].legend(loc="lower center")
+    ax[2].set_ylim(0.1, max(ms) * 3)
+    ax[2].set_ylabel("ms per question")
+    ax[2].set_title("time per question (hatched: estimate)")
     fig.suptitle(f"Lava recall vs production — {rep['source'] or 'store'}, {rep['questions']} questions")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
