@@ -34,7 +34,7 @@ from deploy_loihi.recall_functional import (
     Schedule,
     make_math,
     pool_keys,
-    search_iterations,
+    search_length,
 )
 from deploy_loihi.recall_weights import QuantizedLayer, QueryInputs, RecallWeights, split_weights
 
@@ -50,6 +50,9 @@ class NetworkConfig:
         key_parts, lexical_parts, walk_parts: 8-bit slices per weight of the key, BM25 and walk
             layers in ``fixed_pt`` (:func:`~deploy_loihi.recall_weights.split_weights`).
         message_bits: graded payload bits of the query vectors in ``fixed_pt``.
+        stepped_search: run every threshold search one iteration per Lava time step (as on the
+            chip); False runs each search inside the step that starts it (same results, about
+            20 times fewer simulated steps).
         timeout_s: deadline of one Lava run.
     """
 
@@ -58,6 +61,7 @@ class NetworkConfig:
     lexical_parts: int = 1
     walk_parts: int = 2
     message_bits: int = 16
+    stepped_search: bool = True
     timeout_s: float = 600.0
 
     def __post_init__(self) -> None:
@@ -68,6 +72,8 @@ class NetworkConfig:
                 raise ValueError(f"{name} must be 1, 2 or 3, got {getattr(self, name)!r}")
         if self.message_bits != 16:
             raise ValueError(f"message_bits: the key layer's scale assumes 16-bit query payloads, got {self.message_bits!r}")
+        if not isinstance(self.stepped_search, bool):
+            raise ValueError(f"stepped_search must be a bool, got {self.stepped_search!r}")
         if not self.timeout_s > 0:
             raise ValueError(f"timeout_s must be > 0, got {self.timeout_s!r}")
 
@@ -187,7 +193,7 @@ def reference_network(w: RecallWeights, inputs: QueryInputs, params: RecallParam
         for _ in range(params.steps):
             c = math_.concept(_apply(layers.mc, st.x, precision), pay.concepts[b])
             math_.walk(st, _apply(layers.cm, c, precision))
-        math_.finish(st, linked, True)
+        math_.finish(st, linked)
         idx, sc = math_.result(st, cfg.k)
         neurons.append(idx)
         scores.append(sc)
@@ -225,11 +231,12 @@ def _network(w: RecallWeights, inputs: QueryInputs, params: RecallParams, precis
     layers = build_layers(w, precision, cfg)
     pay = payloads(inputs, params, precision, cfg)
     lists = inputs.vectors.shape[1]
-    sched = Schedule(lists, params.steps)
+    iterations = search_length(w.memories) if cfg.stepped_search else 0
+    sched = Schedule(lists, params.steps, iterations)
     b, m, c = len(inputs.texts), w.memories, max(w.concepts, 1)
     period = sched.period
     qbits = cfg.message_bits if precision == "fixed_pt" else MAX_MESSAGE_BITS
-    key_rows = _schedule_rows(pay.vectors, period, list(range(lists)))
+    key_rows = _schedule_rows(pay.vectors, period, [sched.list_arrival(j) - 2 for j in range(lists)])
     term_rows = _schedule_rows(pay.terms[:, None, :], period, [0])
     concepts = pay.concepts if w.concepts else np.zeros((b, 1))
     conc_rows = _schedule_rows(concepts[:, None, :], period, [0])
@@ -247,8 +254,8 @@ def _network(w: RecallWeights, inputs: QueryInputs, params: RecallParams, precis
     cm = layers.cm if w.concepts else [(np.zeros((m, 1)), 0)]
     mem = MemoryLayer(shape=(m,), key_owner=w.key_owner, link_width=w.link_slots.shape[1], linked=w.linked,
                       list_weights=inputs.list_weights, recall=params.__dict__, k=min(cfg.k, m),
-                      fanout_link=col_nnz(link_w), fanout_walk=col_nnz(mc))
-    con = ConceptLayer(shape=(c,), lists=lists, recall=params.__dict__, fanout=col_nnz(cm))
+                      fanout_link=col_nnz(link_w), fanout_walk=col_nnz(mc), iterations=iterations)
+    con = ConceptLayer(shape=(c,), lists=lists, recall=params.__dict__, fanout=col_nnz(cm), iterations=iterations)
     ro = RankedReadout(shape=(m,), k=min(cfg.k, m), period=period, offset=sched.result, questions=b)
 
     def dense(slices, src, dst):
@@ -304,7 +311,7 @@ def run_network(w: RecallWeights, inputs: QueryInputs, params: RecallParams, pre
     res = _to_ids(w, neurons, scores, cfg.k, precision)
     res.steps, res.wall_s = raw["steps"], time.perf_counter() - t0
     res.spikes, res.syn_events, res.searches = raw["spikes"], raw["syn_events"], raw["searches"]
-    res.extra = {"lava_wall_s": raw["wall_s"],
-                 "chip_steps_per_question": raw["steps"] / max(len(inputs.texts), 1)
-                 + search_iterations(w.memories, raw["searches"]) / max(len(inputs.texts), 1)}
+    chip = Schedule(inputs.vectors.shape[1], params.steps, search_length(w.memories)).period
+    res.extra = {"lava_wall_s": raw["wall_s"], "chip_steps_per_question": chip,
+                 "stepped_search": cfg.stepped_search}
     return res

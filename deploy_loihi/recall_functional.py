@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deploy_loihi.fixed import STATE_BITS, threshold_kwta
+from deploy_loihi.fixed import STATE_BITS
 
 #: Fraction bits of scores (fused, link, final) in the fixed-point network.
 SCORE_FRAC = 16
@@ -104,32 +104,187 @@ class QueryState:
     best: float = 0.0
     mass: float = 0.0
     searches: int = 0
+    search_spikes: int = 0
 
 
-class FloatMath:
-    """Real-valued stage functions (the production recall's arithmetic)."""
+def index_bits(n: int) -> int:
+    """Bits of the tie phase's index threshold: it must reach ``n``."""
+    return max(1, math.ceil(math.log2(int(n) + 1)))
 
-    tag = "floating_pt"
+
+def search_length(n: int) -> int:
+    """Iterations (time steps) of one threshold search over ``n`` neurons: value bits, then index bits."""
+    return SEARCH_VALUE_BITS + index_bits(n)
+
+
+@dataclass(frozen=True)
+class Search:
+    """One selection a stage needs: the ``k`` largest ``values`` among the ``eligible`` neurons."""
+
+    values: np.ndarray
+    k: int
+    eligible: np.ndarray
+
+
+class ThresholdSearch:
+    """A k-WTA selection run one iteration per time step, as :class:`~deploy_loihi.kwta_dynamics.process.ThresholdKWTA` does.
+
+    Fixed point: the bit-serial threshold search of :func:`deploy_loihi.fixed.threshold_kwta` on
+    integer values (:data:`SEARCH_VALUE_BITS` value bits, MSB first, then the index bits of the tie
+    phase); each iteration the neurons at or above the broadcast threshold spike once to a counting
+    neuron (counted in ``spikes``). Floating point: the same number of steps, then the exact top-k
+    of the real values (the search's idealisation with unlimited fraction bits).
+    """
+
+    def __init__(self, search: Search, *, fixed: bool) -> None:
+        self.fixed = fixed
+        self.eligible = np.asarray(search.eligible, dtype=bool)
+        self.k = min(int(search.k), int(self.eligible.sum()))
+        n = self.eligible.shape[0]
+        self.iterations = search_length(n)
+        self.values = np.asarray(search.values)
+        self.idx = np.arange(n)
+        floor = -(1 << (SEARCH_VALUE_BITS - 1))
+        if fixed:
+            v = np.clip(np.asarray(search.values, dtype=np.int64), floor, -floor - 1)
+            self.v = np.where(self.eligible, v, floor)
+        self.theta, self.j, self.it, self.spikes = floor, 0, 0, 0
+
+    @property
+    def done(self) -> bool:
+        return self.it >= self.iterations
+
+    def step(self) -> None:
+        """One iteration (one time step): test one bit of the threshold."""
+        if self.fixed and self.k > 0 and not self.done:
+            if self.it < SEARCH_VALUE_BITS:
+                trial = self.theta + (1 << (SEARCH_VALUE_BITS - 1 - self.it))
+                count = int(np.count_nonzero(self.v >= trial))
+                if count >= self.k:
+                    self.theta = trial
+            else:
+                trial = self.j + (1 << (self.iterations - 1 - self.it))
+                count = int(np.count_nonzero(self._winners(trial)))
+                if count <= self.k:
+                    self.j = trial
+            self.spikes += count
+        self.it += 1
+
+    def _winners(self, j: int) -> np.ndarray:
+        return (self.v >= self.theta + 1) | ((self.v >= self.theta) & (self.idx < j))
+
+    def run(self) -> np.ndarray:
+        while not self.done:
+            self.step()
+        return self.mask
+
+    @property
+    def mask(self) -> np.ndarray:
+        if self.k == 0:
+            return np.zeros(self.eligible.shape[0], dtype=bool)
+        if not self.fixed:
+            return top_mask(self.values, self.k, self.eligible)
+        return self._winners(self.j) & self.eligible
+
+
+class _Stages:
+    """The stages as (searches it needs, what it does with their winners); subclasses fix the number type.
+
+    ``<stage>_searches`` returns the :class:`Search` list of a stage (run in parallel, one counting
+    neuron each); ``<stage>`` applies the stage given the winner masks (computing them at once
+    when none are given, as :func:`reference_recall` does).
+    """
+
+    fixed = False
 
     def __init__(self, params: RecallParams) -> None:
         self.p = params
 
+    def run_searches(self, st: QueryState, searches: list[Search]) -> list[np.ndarray]:
+        """Every search of a stage run to completion (the reference's shortcut of the stepped search)."""
+        out = []
+        for s in searches:
+            ts = ThresholdSearch(s, fixed=self.fixed)
+            out.append(ts.run())
+            st.search_spikes += ts.spikes
+        st.searches += len(searches)
+        return out
+
+    def dense_list_searches(self, st: QueryState, pooled: np.ndarray) -> list[Search]:
+        return [Search(pooled, self.p.depth, self._live(pooled))]
+
+    def lexical_list_searches(self, st: QueryState, current: np.ndarray) -> list[Search]:
+        return [Search(current, self.p.depth, current > 0), Search(current, 1, current > 0)]
+
+    def seed_searches(self, st: QueryState) -> list[Search]:
+        return [Search(st.score, self.p.seeds, st.touched.copy()), Search(st.score, 1, st.touched.copy())]
+
+    def finish_searches(self, st: QueryState, linked: np.ndarray) -> list[Search]:
+        act = self._activation(st, linked)
+        return [Search(act, self.p.depth, act > self._act_floor)]
+
+    def result_searches(self, st: QueryState, k: int) -> list[Search]:
+        return [Search(st.score.copy(), k, st.touched.copy())]
+
+    def dense_list(self, st: QueryState, pooled: np.ndarray, weight: float, masks: list[np.ndarray] | None = None) -> None:
+        (mask,) = masks or self.run_searches(st, self.dense_list_searches(st, pooled))
+        st.score = self._add(st.score, mask, self._dense_gain(pooled, weight))
+        st.touched |= mask
+
+    def lexical_list(self, st: QueryState, current: np.ndarray, masks: list[np.ndarray] | None = None) -> None:
+        mask, top = masks or self.run_searches(st, self.lexical_list_searches(st, current))
+        if mask.any():
+            st.score = self._add(st.score, mask, self._lexical_gain(current, current[top][0]))
+        st.touched |= mask
+
+    def seed(self, st: QueryState, masks: list[np.ndarray] | None = None) -> None:
+        mask, top = masks or self.run_searches(st, self.seed_searches(st))
+        st.best = st.score[top][0] if top.any() else st.score.dtype.type(0)
+        st.mass = st.score[mask].sum()
+        st.p0 = self._seed_distribution(st, mask, st.best)
+        st.x = st.p0.copy()
+
+    def finish(self, st: QueryState, linked: np.ndarray, masks: list[np.ndarray] | None = None) -> None:
+        if self.p.concept_spread == 0:
+            return
+        act = self._activation(st, linked)
+        (mask,) = masks or self.run_searches(st, self.finish_searches(st, linked))
+        own = st.score
+        raised = np.maximum(own, np.minimum(own + self._walk_gain(st, act), self._ceiling(st)))
+        st.score = np.where(mask, raised, own)
+        st.touched |= mask
+
+    def result(self, st: QueryState, k: int, masks: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(neuron indices [<=k], scores)`` best first, ties to the lower index."""
+        (mask,) = masks or self.run_searches(st, self.result_searches(st, k))
+        idx = np.flatnonzero(mask)
+        order = idx[np.lexsort((idx, -st.score[idx]))]
+        return order, self._real(st.score[order])
+
+
+class FloatMath(_Stages):
+    """Real-valued stage functions (the production recall's arithmetic)."""
+
+    tag = "floating_pt"
+    _act_floor = 1e-12
+
     def start(self, n: int) -> QueryState:
         return QueryState(np.zeros(n), np.zeros(n, dtype=bool))
 
-    def dense_list(self, st: QueryState, pooled: np.ndarray, weight: float) -> None:
-        live = np.isfinite(pooled)
-        mask = top_mask(pooled, self.p.depth, live)
-        st.score[mask] += weight * np.maximum(pooled[mask], 0.0)
-        st.touched |= mask
-        st.searches += 1
+    @staticmethod
+    def _live(pooled: np.ndarray) -> np.ndarray:
+        return np.isfinite(pooled)
 
-    def lexical_list(self, st: QueryState, current: np.ndarray) -> None:
-        mask = top_mask(current, self.p.depth, current > 0)
-        if mask.any():
-            st.score[mask] += self.p.lexical_weight * current[mask] / current[mask].max()
-        st.touched |= mask
-        st.searches += 2  # the list's cut and its maximum
+    @staticmethod
+    def _add(score: np.ndarray, mask: np.ndarray, gain: np.ndarray) -> np.ndarray:
+        return score + np.where(mask, gain, 0.0)
+
+    @staticmethod
+    def _dense_gain(pooled: np.ndarray, weight: float) -> np.ndarray:
+        return weight * np.maximum(np.where(np.isfinite(pooled), pooled, 0.0), 0.0)
+
+    def _lexical_gain(self, current: np.ndarray, top: float) -> np.ndarray:
+        return self.p.lexical_weight * current / top
 
     def link(self, st: QueryState, slot_currents: np.ndarray, slot_live: np.ndarray) -> None:
         """``slot_currents [M, S]``: each memory's neighbours' scores; ``slot_live``: neighbour scored."""
@@ -139,17 +294,12 @@ class FloatMath:
         st.score = st.score + self.p.link_spread * np.maximum(best, 0.0)
         st.touched |= slot_live.any(axis=1)
 
-    def seed(self, st: QueryState) -> None:
-        mask = top_mask(st.score, self.p.seeds, st.touched)
-        st.best = float(st.score[st.touched].max(initial=0.0))
-        st.mass = float(st.score[mask].sum())
+    def _seed_distribution(self, st: QueryState, mask: np.ndarray, best: float) -> np.ndarray:
         top = float(st.score[mask].max(initial=0.0))
         tau = self.p.seed_temperature
         e = np.where(mask, st.score if tau == 0 else np.exp((st.score - top) / tau), 0.0)
         e = np.clip(e, 0.0, None)
-        st.p0 = e / e.sum() if e.sum() > 0 else e
-        st.x = st.p0.copy()
-        st.searches += 2
+        return e / e.sum() if e.sum() > 0 else e
 
     def concept(self, current: np.ndarray, query: np.ndarray) -> np.ndarray:
         """Concept neurons: ``c = P_mcᵀ x + γ q̂``."""
@@ -162,26 +312,18 @@ class FloatMath:
     def walk(self, st: QueryState, current: np.ndarray) -> None:
         st.x = (1.0 - self.p.restart) * current + self.p.restart * st.p0
 
-    def finish(self, st: QueryState, linked: np.ndarray, walked: bool) -> None:
-        if not walked or self.p.concept_spread == 0:
-            return
-        act = st.x - self.p.restart * st.p0
-        act = np.where(linked, act, 0.0)
-        mask = top_mask(act, self.p.depth, act > 1e-12)
-        share = self.p.concept_spread * st.mass / max(1.0 - self.p.restart, 1e-12)
-        ceiling = st.best * (1.0 - 1e-6) if self.p.below_best else np.inf
-        own = st.score[mask]
-        st.score[mask] = np.maximum(own, np.minimum(own + share * act[mask], ceiling))
-        st.touched |= mask
-        st.searches += 1
+    def _activation(self, st: QueryState, linked: np.ndarray) -> np.ndarray:
+        return np.where(linked, st.x - self.p.restart * st.p0, 0.0)
 
-    def result(self, st: QueryState, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(neuron indices [<=k], scores)`` best first, ties to the lower index."""
-        mask = top_mask(st.score, k, st.touched)
-        idx = np.flatnonzero(mask)
-        order = np.lexsort((idx, -st.score[idx]))
-        st.searches += 1
-        return idx[order], st.score[idx[order]].astype(np.float64)
+    def _walk_gain(self, st: QueryState, act: np.ndarray) -> np.ndarray:
+        return self.p.concept_spread * st.mass / max(1.0 - self.p.restart, 1e-12) * act
+
+    def _ceiling(self, st: QueryState) -> float:
+        return st.best * (1.0 - 1e-6) if self.p.below_best else np.inf
+
+    @staticmethod
+    def _real(scores: np.ndarray) -> np.ndarray:
+        return scores.astype(np.float64)
 
 
 def _shift(x: np.ndarray, f: int) -> np.ndarray:
@@ -197,13 +339,15 @@ def exp_table() -> np.ndarray:
     return np.rint((1 << WALK_FRAC) * np.exp(-np.arange(EXP_LEN) / EXP_STEPS)).astype(np.int64)
 
 
-class FixedMath:
+class FixedMath(_Stages):
     """Integer stage functions (bit-accurate: what the ``fixed_pt`` models compute)."""
 
     tag = "fixed_pt"
+    fixed = True
+    _act_floor = 0
 
     def __init__(self, params: RecallParams) -> None:
-        self.p = params
+        super().__init__(params)
         self.lut = exp_table()
         self.k_tau = _q(EXP_STEPS / params.seed_temperature, 0) if params.seed_temperature > 0 else 0
         self.w_lex = _q(params.lexical_weight, SCORE_FRAC)
@@ -219,30 +363,20 @@ class FixedMath:
     def start(self, n: int) -> QueryState:
         return QueryState(np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool))
 
-    def _select(self, st: QueryState, values: np.ndarray, k: int, eligible: np.ndarray) -> np.ndarray:
-        """Bit-serial threshold search among the eligible neurons (ineligible ones hold the floor)."""
-        v = np.where(eligible, self._sat(values), -self.int_max - 1)
-        take = min(int(k), int(eligible.sum()))
-        st.searches += 1
-        if take == 0:
-            return np.zeros(v.shape[0], dtype=bool)
-        mask, _, _ = threshold_kwta(v, take, SEARCH_VALUE_BITS)
-        return mask & eligible
+    @staticmethod
+    def _live(pooled: np.ndarray) -> np.ndarray:
+        return pooled > np.iinfo(np.int64).min
 
-    def dense_list(self, st: QueryState, pooled: np.ndarray, weight: float) -> None:
-        live = pooled > np.iinfo(np.int64).min
-        mask = self._select(st, pooled, self.p.depth, live)
-        st.score = self._sat(st.score + np.where(mask, _shift(np.maximum(pooled, 0) * _q(weight, SCORE_FRAC), SCORE_FRAC), 0))
-        st.touched |= mask
+    def _add(self, score: np.ndarray, mask: np.ndarray, gain: np.ndarray) -> np.ndarray:
+        return self._sat(score + np.where(mask, gain, 0))
 
-    def lexical_list(self, st: QueryState, current: np.ndarray) -> None:
-        mask = self._select(st, current, self.p.depth, current > 0)
-        if mask.any():
-            top_mask_ = self._select(st, current, 1, mask)
-            top = int(current[top_mask_][0])
-            recip = (self.w_lex << SCORE_FRAC) // top
-            st.score = self._sat(st.score + np.where(mask, _shift(current * recip, SCORE_FRAC), 0))
-        st.touched |= mask
+    @staticmethod
+    def _dense_gain(pooled: np.ndarray, weight: float) -> np.ndarray:
+        return _shift(np.maximum(pooled, 0) * _q(weight, SCORE_FRAC), SCORE_FRAC)
+
+    def _lexical_gain(self, current: np.ndarray, top: int) -> np.ndarray:
+        recip = (self.w_lex << SCORE_FRAC) // int(top)  # one reciprocal per question, broadcast
+        return _shift(current * recip, SCORE_FRAC)
 
     def link(self, st: QueryState, slot_currents: np.ndarray, slot_live: np.ndarray) -> None:
         if self.p.link_spread == 0:
@@ -251,10 +385,7 @@ class FixedMath:
         st.score = self._sat(st.score + _shift(np.maximum(best, 0) * self.w_link, SCORE_FRAC))
         st.touched |= slot_live.any(axis=1)
 
-    def seed(self, st: QueryState) -> None:
-        mask = self._select(st, st.score, self.p.seeds, st.touched)
-        st.best = int(st.score[st.touched].max(initial=0))
-        st.mass = int(st.score[mask].sum())
+    def _seed_distribution(self, st: QueryState, mask: np.ndarray, best: int) -> np.ndarray:
         top = int(st.score[mask].max(initial=0))
         if self.k_tau:
             idx = np.minimum(_shift((top - st.score) * self.k_tau + (1 << (SCORE_FRAC - 1)), SCORE_FRAC), EXP_LEN - 1)
@@ -264,8 +395,7 @@ class FixedMath:
             e = np.where(mask, np.left_shift(np.maximum(st.score, 0), WALK_FRAC - SCORE_FRAC), 0)
         total = int(e.sum())
         recip = (1 << (WALK_FRAC + 32)) // total if total > 0 else 0
-        st.p0 = _shift(e * recip, 32)
-        st.x = st.p0.copy()
+        return _shift(e * recip, 32)
 
     def concept(self, current: np.ndarray, query: np.ndarray) -> np.ndarray:
         return self._sat(current + query)
@@ -278,23 +408,19 @@ class FixedMath:
     def walk(self, st: QueryState, current: np.ndarray) -> None:
         st.x = self._sat(_shift(current * self.w_keep, SCORE_FRAC) + _shift(st.p0 * self.w_restart, SCORE_FRAC))
 
-    def finish(self, st: QueryState, linked: np.ndarray, walked: bool) -> None:
-        if not walked or self.p.concept_spread == 0:
-            return
-        act = np.where(linked, st.x - _shift(st.p0 * self.w_restart, SCORE_FRAC), 0)
-        mask = self._select(st, act, self.p.depth, act > 0)
-        share = (st.mass * self.w_share) >> SCORE_FRAC
-        ceiling = st.best - 1 if self.p.below_best else self.int_max
-        own = st.score
-        gain = _shift(act * share, WALK_FRAC)
-        st.score = np.where(mask, np.maximum(own, np.minimum(own + gain, ceiling)), own)
-        st.touched |= mask
+    def _activation(self, st: QueryState, linked: np.ndarray) -> np.ndarray:
+        return np.where(linked, st.x - _shift(st.p0 * self.w_restart, SCORE_FRAC), 0)
 
-    def result(self, st: QueryState, k: int) -> tuple[np.ndarray, np.ndarray]:
-        mask = self._select(st, st.score, k, st.touched)
-        idx = np.flatnonzero(mask)
-        order = np.lexsort((idx, -st.score[idx]))
-        return idx[order], st.score[idx[order]] / float(1 << SCORE_FRAC)
+    def _walk_gain(self, st: QueryState, act: np.ndarray) -> np.ndarray:
+        share = (int(st.mass) * self.w_share) >> SCORE_FRAC
+        return _shift(act * share, WALK_FRAC)
+
+    def _ceiling(self, st: QueryState) -> int:
+        return int(st.best) - 1 if self.p.below_best else self.int_max
+
+    @staticmethod
+    def _real(scores: np.ndarray) -> np.ndarray:
+        return scores / float(1 << SCORE_FRAC)
 
 
 def make_math(precision: str, params: RecallParams) -> FloatMath | FixedMath:
@@ -306,43 +432,47 @@ def make_math(precision: str, params: RecallParams) -> FloatMath | FixedMath:
     raise ValueError(f"precision must be 'floating_pt' or 'fixed_pt', got {precision!r}")
 
 
-def search_iterations(n: int, searches: int) -> int:
-    """Time steps the threshold searches of one question take on the chip (value bits + index bits each)."""
-    return searches * (SEARCH_VALUE_BITS + max(1, math.ceil(math.log2(n + 1))))
-
-
 @dataclass(frozen=True)
 class Schedule:
-    """Time steps of one question inside its period (1-based, ``τ``), for ``lists`` dense lists and ``steps`` walk steps.
+    """Time steps of one question inside its period (1-based, ``τ``), for ``lists`` dense lists,
+    ``steps`` walk steps and ``iterations`` steps per threshold search (0: searches finish within
+    the step that starts them).
 
-    ``τ = 1 + l``: the host sends query vector ``l`` (and, at ``τ = 1``, the BM25 words and the
-    query concepts). Every Dense layer delivers one step after it receives, so the memory layer
-    takes dense list ``l`` at ``τ = 2 + l`` and the BM25 list at ``τ = 2``; it sends the fused
-    scores through the link slots at ``τ = L + 1``, spreads and seeds at ``τ = L + 2``; concept
-    neurons fire at ``τ = L + 3 + 2t`` and the memory layer walks at ``τ = L + 4 + 2t``; the last
-    walk step is also the result step, which is the period.
+    With ``I`` = ``iterations``: the host sends dense list ``j`` at ``τ = a_j - 1`` with
+    ``a_j = 2 + j (I + 1)`` (the BM25 words and the query concepts at ``τ = 1``); every Dense
+    layer delivers one step after it receives. The memory layer latches list ``j`` at ``a_j``,
+    searches for ``I`` steps and adds the list at ``a_j + I``; after the last list (``e``) it sends
+    the fused scores through the link slots, takes the neighbours' scores at ``e + 1``, searches
+    the seeds for ``I`` steps and sends them at ``w_0 = e + 1 + I``. Concept neurons fire at
+    ``w_0 + 1 + 2t``, the memory layer walks at ``w_0 + 2 + 2t``; after the last walk step ``f``
+    it searches the concept spread's candidates (``I`` steps, applied at ``f + I``) and then the
+    results (``I`` more steps): the result spikes at ``f + 2I``, which is the period.
     """
 
     lists: int
     steps: int
+    iterations: int = 0
+
+    def list_arrival(self, j: int) -> int:
+        return 2 + j * (self.iterations + 1)
 
     @property
     def link_send(self) -> int:
-        return self.lists + 1
+        return self.list_arrival(self.lists - 1) + self.iterations
 
     @property
     def seed(self) -> int:
-        return self.lists + 2
+        return self.link_send + 1 + self.iterations
 
     def concept_steps(self) -> list[int]:
-        return [self.lists + 3 + 2 * t for t in range(self.steps)]
+        return [self.seed + 1 + 2 * t for t in range(self.steps)]
 
     def walk_steps(self) -> list[int]:
-        return [self.lists + 4 + 2 * t for t in range(self.steps)]
+        return [self.seed + 2 + 2 * t for t in range(self.steps)]
 
     @property
     def result(self) -> int:
-        return self.lists + 2 + 2 * self.steps
+        return self.seed + 2 * self.steps + 2 * self.iterations
 
     @property
     def period(self) -> int:

@@ -22,7 +22,7 @@ class _Relay:
         if self._math is None:
             p = RecallParams(**self.proc_params["recall"])
             self._math = make_math(self.precision_tag, p)
-            self._sched = Schedule(int(self.proc_params["lists"]), p.steps)
+            self._sched = Schedule(int(self.proc_params["lists"]), p.steps, int(self.proc_params["iterations"]))
             self._q = np.zeros(self.fanout.shape[0], dtype=self.out_dtype)
         a, q = self.a_in.recv(), self.a_query.recv()
         _, tau = self._sched.phase(self.time_step)

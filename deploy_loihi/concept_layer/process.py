@@ -20,7 +20,7 @@ class ConceptLayer(AbstractProcess):
     that activation as a graded spike:
 
     .. math::
-        c[\\tau] = a^{in}[\\tau] + \\gamma \\hat q, \\qquad \\tau = L + 3 + 2t,\\; t = 0..T-1
+        c[\\tau] = a^{in}[\\tau] + \\gamma \\hat q, \\qquad \\tau = w_0 + 1 + 2t,\\; t = 0..T-1
 
     Parameters
     ----------
@@ -32,6 +32,8 @@ class ConceptLayer(AbstractProcess):
         :class:`~deploy_loihi.recall_functional.RecallParams` fields.
     fanout : int array ``[C]``
         Synapses each concept neuron drives (for the synaptic-event count).
+    iterations : int, optional
+        Time steps of the memory layer's threshold searches (fixes the schedule).
 
     Ports
     -----
@@ -50,6 +52,7 @@ class ConceptLayer(AbstractProcess):
         lists: int,
         recall: Mapping[str, Any],
         fanout: np.ndarray,
+        iterations: int = 0,
         name: str | None = None,
         log_config: LogConfig | None = None,
     ) -> None:
@@ -59,7 +62,10 @@ class ConceptLayer(AbstractProcess):
         f = np.asarray(fanout)
         if f.shape != (c,) or f.dtype.kind not in "iu" or (f.size and f.min() < 0):
             raise ValueError(f"fanout must be a non-negative int array of shape ({c},), got {f.dtype} {f.shape}")
-        super().__init__(shape=(c,), lists=int(lists), recall=dict(recall), name=name, log_config=log_config)
+        if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
+            raise ValueError(f"iterations must be an int >= 0, got {iterations!r}")
+        super().__init__(shape=(c,), lists=int(lists), recall=dict(recall), iterations=int(iterations), name=name,
+                         log_config=log_config)
         self.a_in = InPort(shape=(c,))
         self.a_query = InPort(shape=(c,))
         self.s_out = OutPort(shape=(c,))

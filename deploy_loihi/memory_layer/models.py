@@ -12,11 +12,12 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from deploy_loihi.fixed import MAX_MESSAGE_BITS
 from deploy_loihi.memory_layer.process import MemoryLayer
-from deploy_loihi.recall_functional import RecallParams, Schedule, make_math, pool_keys
+from deploy_loihi.recall_functional import RecallParams, Schedule, ThresholdSearch, make_math, pool_keys
 
 
 class _Stages:
-    """The schedule: which stage runs at which step of a question's period (shared by both models)."""
+    """One question is a generator: each ``yield`` ends a time step with the outputs to send and
+    resumes with the next step's inputs, so the stages and their step-by-step searches read in order."""
 
     _math = None
 
@@ -24,52 +25,91 @@ class _Stages:
         if self._math is None:
             p = RecallParams(**self.proc_params["recall"])
             self._math = make_math(self.precision_tag, p)
-            self._sched = Schedule(int(self.list_weights.shape[0]), p.steps)
-            self._state = None
+            self._sched = Schedule(int(self.list_weights.shape[0]), p.steps, int(self.proc_params["iterations"]))
+            self._gen = None
 
-    def _emit(self, port, values: np.ndarray, fanout: np.ndarray | None, dtype) -> None:
+    def _search(self, st, searches):
+        """Run ``searches`` in parallel, one iteration per step from this one; returns the winner masks
+        and the inputs of the step after the last iteration (None when the search took no step)."""
+        runs = [ThresholdSearch(s, fixed=self._math.fixed) for s in searches]
+        inp = None
+        m = self.linked.shape[0]
+        for _ in range(self._sched.iterations):
+            for r in runs:
+                r.step()
+            inp = yield {}
+        masks = [r.run() for r in runs]
+        spikes = sum(r.spikes for r in runs)
+        # each neuron's spike reaches the counting neuron; the controller broadcasts each tested bit to all
+        self.spikes[0] = int(self.spikes[0]) + spikes + len(runs) * self._sched.iterations
+        self.syn_events[0] = int(self.syn_events[0]) + spikes + len(runs) * self._sched.iterations * m
+        st.searches += len(runs)
+        return masks, inp
+
+    def _question(self):
+        math_, sched, m = self._math, self._sched, self.linked.shape[0]
+        owner = self.key_owner.astype(np.int64)
+        inp = yield {}  # τ = 1: the host sends; the Dense layers deliver at τ = 2
+        st = math_.start(m)
+        for j in range(sched.lists):
+            if j > 0:
+                inp = yield {}
+            pooled = pool_keys(self._as_state(inp["key"]), owner, m)
+            searches = math_.dense_list_searches(st, pooled)
+            lex = self._as_state(inp["lex"]) if j == 0 else None
+            if lex is not None:
+                searches += math_.lexical_list_searches(st, lex)
+            masks, nxt = yield from self._search(st, searches)
+            inp = nxt or inp
+            math_.dense_list(st, pooled, float(self.list_weights[j]), masks[:1])
+            if lex is not None:
+                math_.lexical_list(st, lex, masks[1:])
+        inp = yield {"link": st.score}
+        slots = self._as_state(inp["link"]).reshape(m, -1)
+        math_.link(st, slots, slots > 0)
+        masks, nxt = yield from self._search(st, math_.seed_searches(st))
+        inp = nxt or inp
+        math_.seed(st, masks)
+        out = {"walk": st.x}
+        for t in range(sched.steps):
+            yield out  # the concept layer fires next step
+            inp = yield {}
+            math_.walk(st, self._as_state(inp["walk"]))
+            out = {"walk": st.x} if t < sched.steps - 1 else {}
+        linked = self.linked.astype(bool)
+        masks, _ = yield from self._search(st, math_.finish_searches(st, linked))
+        math_.finish(st, linked, masks)
+        k = int(self.proc_params["k"])
+        masks, _ = yield from self._search(st, math_.result_searches(st, k))
+        idx, _ = math_.result(st, k, masks)
+        res = np.zeros(m, dtype=self.out_dtype)
+        # a graded spike carries the score (at least one unit, so a zero score still spikes)
+        res[idx] = np.maximum(st.score[idx], self.unit)
+        self.searches[0] = int(self.searches[0]) + st.searches
+        yield {"out": res}
+
+    def _emit(self, port, values: np.ndarray | None, fanout: np.ndarray | None) -> None:
+        if values is None:
+            values = np.zeros(self.linked.shape[0], dtype=self.out_dtype)
         live = values != 0
         self.spikes[0] = int(self.spikes[0]) + int(live.sum())
         if fanout is not None:
             self.syn_events[0] = int(self.syn_events[0]) + int(fanout[live].sum())
-        port.send(np.asarray(values, dtype=dtype))
+        port.send(np.asarray(values, dtype=self.out_dtype))
 
     def run_spk(self) -> None:
         self._setup()
-        m, sched, math_ = self.linked.shape[0], self._sched, self._math
-        a_key, a_lex = self.a_key.recv(), self.a_lex.recv()
-        a_link, a_walk = self.a_link.recv(), self.a_walk.recv()
-        _, tau = sched.phase(self.time_step)
-        zero = np.zeros(m, dtype=self.out_dtype)
-        link_out, walk_out, out = zero, zero, zero
-        if tau == 2:
-            self._state = math_.start(m)
-            math_.lexical_list(self._state, self._as_state(a_lex))
-        st = self._state
-        if 2 <= tau <= sched.lists + 1:
-            math_.dense_list(st, pool_keys(self._as_state(a_key), self.key_owner.astype(np.int64), m),
-                             float(self.list_weights[tau - 2]))
-        if tau == sched.link_send:
-            link_out = st.score
-        if tau == sched.seed:
-            slots = self._as_state(a_link).reshape(m, -1)
-            math_.link(st, slots, slots > 0)
-            math_.seed(st)
-            walk_out = st.x
-        if tau in sched.walk_steps():
-            math_.walk(st, self._as_state(a_walk))
-            if tau != sched.result:
-                walk_out = st.x
-        if tau == sched.result:
-            math_.finish(st, self.linked.astype(bool), True)
-            idx, _ = math_.result(st, int(self.proc_params["k"]))
-            out = np.zeros(m, dtype=self.out_dtype)
-            # a graded spike carries the score (at least one unit, so a zero score still spikes)
-            out[idx] = np.maximum(st.score[idx], self.unit)
-            self.searches[0] = int(self.searches[0]) + st.searches
-        self._emit(self.s_link, link_out, self.fanout_link, self.out_dtype)
-        self._emit(self.s_walk, walk_out, self.fanout_walk, self.out_dtype)
-        self._emit(self.s_out, out, None, self.out_dtype)
+        inp = {"key": self.a_key.recv(), "lex": self.a_lex.recv(), "link": self.a_link.recv(),
+               "walk": self.a_walk.recv()}
+        _, tau = self._sched.phase(self.time_step)
+        if tau == 1:
+            self._gen = self._question()
+            out = next(self._gen)
+        else:
+            out = self._gen.send(inp) if self._gen is not None else {}
+        self._emit(self.s_link, out.get("link"), self.fanout_link)
+        self._emit(self.s_walk, out.get("walk"), self.fanout_walk)
+        self._emit(self.s_out, out.get("out"), None)
 
 
 @implements(proc=MemoryLayer, protocol=LoihiProtocol)

@@ -32,8 +32,11 @@ class MemoryLayer(AbstractProcess):
         x_m = (1 - r)\\, a^{walk}_m + r\\, p_{0,m} \\quad (\\tau = L + 4 + 2t)
 
     with the seed distribution ``p_0`` (softmax of the best ``S`` scores), the walk's gain and the
-    ceiling below the best score applied at the result step, when the ``k`` best neurons send
-    their score as a graded spike on ``s_out``.
+    ceiling below the best score applied after the last walk step; then the ``k`` best neurons send
+    their score as a graded spike on ``s_out``. Every selection (top-``D`` of a list, the seeds,
+    the walk's candidates, the results, a list's maximum) is a bit-serial threshold search run
+    over ``iterations`` time steps: each step the neurons at or above the broadcast threshold
+    spike to a counting neuron, which keeps or drops the tested bit.
 
     Parameters
     ----------
@@ -53,6 +56,9 @@ class MemoryLayer(AbstractProcess):
         Results per question.
     fanout_link, fanout_walk : int arrays ``[M]``
         Synapses each neuron drives on its link and walk outputs (for the synaptic-event count).
+    iterations : int, optional
+        Time steps of each threshold search (:class:`~deploy_loihi.recall_functional.ThresholdSearch`,
+        one bit per step); 0 runs a search within the step that starts it.
 
     Ports
     -----
@@ -76,6 +82,7 @@ class MemoryLayer(AbstractProcess):
         k: int,
         fanout_link: np.ndarray,
         fanout_walk: np.ndarray,
+        iterations: int = 0,
         name: str | None = None,
         log_config: LogConfig | None = None,
     ) -> None:
@@ -93,11 +100,14 @@ class MemoryLayer(AbstractProcess):
             raise ValueError(f"list_weights must be a non-empty 1-d array of finite weights >= 0, got {list_weights!r}")
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= m:
             raise ValueError(f"k must be an int in [1, {m}], got {k!r}")
+        if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
+            raise ValueError(f"iterations must be an int >= 0, got {iterations!r}")
         fl = _int_array("fanout_link", fanout_link, 0, 1 << 31)
         fw = _int_array("fanout_walk", fanout_walk, 0, 1 << 31)
         if fl.shape != (m,) or fw.shape != (m,):
             raise ValueError(f"fanout_link and fanout_walk must have shape ({m},)")
-        super().__init__(shape=(m,), link_width=int(link_width), recall=dict(recall), k=int(k), name=name,
+        super().__init__(shape=(m,), link_width=int(link_width), recall=dict(recall), k=int(k),
+                         iterations=int(iterations), name=name,
                          log_config=log_config)
         r = owner.shape[0]
         self.a_key = InPort(shape=(r,))

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from deploy_loihi.fixed import threshold_kwta
 from deploy_loihi.recall_functional import (
     EXP_LEN,
     EXP_STEPS,
@@ -14,8 +15,11 @@ from deploy_loihi.recall_functional import (
     FloatMath,
     RecallParams,
     Schedule,
+    Search,
+    ThresholdSearch,
     exp_table,
     pool_keys,
+    search_length,
     top_mask,
 )
 from deploy_loihi.recall_weights import split_weights
@@ -91,6 +95,27 @@ def test_schedule():
     s = Schedule(lists=3, steps=2)
     assert (s.link_send, s.seed, s.concept_steps(), s.walk_steps(), s.result) == (4, 5, [6, 8], [7, 9], 9)
     assert s.phase(1) == (0, 1) and s.phase(9) == (0, 9) and s.phase(10) == (1, 1)
+    s = Schedule(lists=3, steps=2, iterations=10)
+    assert [s.list_arrival(j) for j in range(3)] == [2, 13, 24]
+    assert (s.link_send, s.seed, s.concept_steps(), s.walk_steps(), s.result) == (34, 45, [46, 48], [47, 49], 69)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_stepped_search_is_the_threshold_search(seed):
+    """One iteration per step gives the exact top-k of integers, ties to the lower index, as the reference does."""
+    r = np.random.default_rng(seed)
+    v = r.integers(-50, 50, 40)
+    eligible = r.random(40) < 0.8
+    ts = ThresholdSearch(Search(v, 7, eligible), fixed=True)
+    steps = 0
+    while not ts.done:
+        ts.step()
+        steps += 1
+    assert steps == search_length(40) == 24 + 6
+    assert np.array_equal(ts.mask, top_mask(v, 7, eligible))
+    mask, _, _ = threshold_kwta(np.where(eligible, v, -(1 << 23)), 7, 24)
+    assert np.array_equal(ts.mask, mask & eligible)
+    assert ts.spikes > 0
 
 
 def _one_question(math_, scores_per_list, lexical):

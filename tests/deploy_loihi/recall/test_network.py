@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("lava")
 from deploy_loihi.recall import NetworkConfig, build_layers, reference_network, run_network  # noqa: E402
-from deploy_loihi.recall_functional import RecallParams  # noqa: E402
+from deploy_loihi.recall_functional import RecallParams, Schedule, search_length  # noqa: E402
 from deploy_loihi.recall_report import agreement  # noqa: E402
 from deploy_loihi.recall_weights import encode_queries, from_memory  # noqa: E402
 
@@ -41,15 +41,18 @@ def test_weights_read_from_the_store(deployed):
     assert inputs.terms.sum() > 0 and inputs.concepts.sum() > 0
 
 
-@pytest.mark.parametrize("precision", ["floating_pt", "fixed_pt"])
-def test_lava_equals_reference(deployed, precision):
+@pytest.mark.parametrize(("precision", "stepped"), [("floating_pt", True), ("fixed_pt", True), ("fixed_pt", False)])
+def test_lava_equals_reference(deployed, precision, stepped):
     _, w, params, inputs = deployed
-    cfg = NetworkConfig(timeout_s=TIMEOUT_S)
+    cfg = NetworkConfig(timeout_s=TIMEOUT_S, stepped_search=stepped)
     ref = reference_network(w, inputs, params, precision, cfg)
     got = run_network(w, inputs, params, precision, cfg)
     assert np.array_equal(got.ids, ref.ids), f"{precision}: Lava ranking differs from the NumPy reference"
     assert np.allclose(got.scores, ref.scores, rtol=0, atol=1e-12)
-    assert got.steps == len(QUESTIONS) * 9 and got.spikes > 0 and got.syn_events > got.spikes
+    iterations = search_length(w.memories) if stepped else 0
+    period = Schedule(3, params.steps, iterations).period
+    assert got.steps == len(QUESTIONS) * period, "one question per schedule period"
+    assert got.spikes > 0 and got.syn_events > got.spikes
     assert got.searches == ref.searches
 
 
