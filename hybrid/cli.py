@@ -195,12 +195,14 @@ def print_results(results: list[SearchResult], *, as_json: bool) -> None:
 #: The options of the ``hhmem`` group, as ``(name, click.option keywords)``: accepted before the
 #: sub-command and, through :func:`global_options`, after it (``hhmem add --store S ...``).
 GLOBAL_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("--store", dict(type=click.Path(file_okay=False), help=f"Store folder [env {STORE_ENV}; default ./hhmem-store].")),
+    ("--store", dict(type=click.Path(file_okay=False), help=f"Store folder, or a postgresql:// URI of a shared "
+                                                            f"store [env {STORE_ENV}; default ./hhmem-store].")),
     ("--model", dict(help="Encoder: 'default' (offline all-MiniLM-L6-v2), a sentence-transformers name/path, "
                           "or 'hash' (tests) [default: default].")),
-    ("--backend", dict(type=click.Choice(["exact", "hnswlib", "hnsw", "ivf"]),
+    ("--backend", dict(type=click.Choice(["exact", "hnswlib", "hnsw", "ivf", "pgvector"]),
                        help="Stage 1 of recall: exact, or an approximate index for large stores (kept in the "
-                            "store folder between runs) [env HHMEM_BACKEND; default: exact].")),
+                            "store folder between runs; pgvector: in a postgresql:// store's database) "
+                            "[env HHMEM_BACKEND; default: exact].")),
 )
 #: Defaults and environment variables of the group-level options.
 _GLOBAL_DEFAULTS: dict[str, dict[str, Any]] = {

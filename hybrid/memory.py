@@ -178,7 +178,9 @@ class Memory:
         links: automatic link sources at ingest (:class:`~hybrid.linking.LinkConfig`).
         cue_keys: generated key kinds (``"all"``, or names from :class:`~hybrid.cues.KeyKind`).
         backend: stage 1 of the retriever (``"exact"``, ``"hnsw"``, ``"ivf"``, ``"hnswlib"``;
-            see :class:`~hybrid.retriever.HopfieldRetriever`); hnsw, ivf: its parameters. An
+            see :class:`~hybrid.retriever.HopfieldRetriever`; ``"pgvector"`` for a PostgreSQL
+            store: stage 1 in the database, no key matrix in this process, see
+            :class:`~hybrid.pgsearch.PgRetriever`); hnsw, ivf: its parameters. An
             approximate index is saved in the store folder at :meth:`close` (``ann-<backend>.idx``)
             and reused at the next open when it was built over exactly the same keys.
         recall: the stages and weights of :meth:`search` (:class:`~hybrid.recall.RecallConfig`).
@@ -219,8 +221,14 @@ class Memory:
         self.ingest_config = self._ingest_config(ingest)
         self._recall = None
         self._graph = None
-        self.retriever = HopfieldRetriever(store.dim, hopfield or HopfieldConfig(), device=device, dtype=dtype,
-                                           backend=backend, hnsw=hnsw, ivf=ivf)
+        self.retriever: Any
+        if backend == Backend.PGVECTOR:  # stage 1 in the database: no key matrix in this process
+            from .pgsearch import PgRetriever
+
+            self.retriever = PgRetriever(store, hopfield or HopfieldConfig(), hnsw=hnsw)
+        else:
+            self.retriever = HopfieldRetriever(store.dim, hopfield or HopfieldConfig(), device=device, dtype=dtype,
+                                               backend=backend, hnsw=hnsw, ivf=ivf)
         self._lock = threading.RLock()
         self._seq = 0
         self._data_version = -1
@@ -272,6 +280,8 @@ class Memory:
         with self._lock:
             self._data_version = self.store.data_version()
             self._seq = self.store.last_change()
+            if not self.retriever.holds_keys:
+                return
             mids, vecs = self.store.all_keys()
             if len(mids):
                 self.retriever.add(vecs, mids)
@@ -698,7 +708,7 @@ class Memory:
             disk["total"] = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
         r = self.retriever
         memory: dict[str, int | None] = {
-            "keys": int(len(r) * r.dim * r.keys.element_size()),
+            "keys": r.key_bytes,
             "associations": None if self._assoc is None else int(sum(self._assoc.index.nbytes().values())),
         }
         return {"disk": disk, "memory": memory}
@@ -719,7 +729,7 @@ class Memory:
                 "dtype": r.dtype.value,
                 "backend": r.backend.value,
                 "hopfield": r.config.to_dict(),
-                "index_bytes": int(len(r) * r.dim * r.keys.element_size()),
+                "index_bytes": r.key_bytes,
                 "format_version": self.store.manifest["format_version"],
                 "bytes": self.byte_sizes(),
                 "concepts": self.concept_graph.stats() if self._graph is not None else None,
@@ -855,7 +865,7 @@ class Memory:
             return None
         where = validate_where(where)
         key = (namespace, json.dumps(where, sort_keys=True), since, until)
-        stamp = (self._seq, self.retriever.rows, len(self.retriever))
+        stamp = (self._seq, self.retriever.rows, len(self.retriever) if self.retriever.holds_keys else 0)
         hit = self._masks.get(key)
         if hit is not None and hit[0] == stamp:
             self._masks.move_to_end(key)
@@ -876,8 +886,7 @@ class Memory:
                 raise NotFoundError(f"namespace {namespace!r} has no memories (known namespaces: {known})")
             if not where and since is None and until is None and count == self.store.count():
                 return None  # the namespace holds every memory: no mask (and no id list of the whole store)
-        allowed = self.store.ids_matching(namespace=namespace, where=where, since=since, until=until)
-        return self.retriever.id_mask(allowed)
+        return self.retriever.filter_mask(self.store, namespace, where, since, until)
 
     def search(
         self,

@@ -153,6 +153,19 @@ class PgConnection:
         cur.execute(stmt, tuple(params))
         return _Cursor(cur, stmt.endswith("RETURNING id"))
 
+    def executemany_returning(self, sql: str, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        """``executemany`` of a statement that returns one value per row (``RETURNING id``):
+        the values, in the order of ``rows``."""
+        if not rows:
+            return []
+        cur = self.raw.cursor(binary=True)
+        cur.executemany(translate(sql), list(rows), returning=True)
+        out = []
+        while True:
+            out.append(cur.fetchone()[0])
+            if not cur.nextset():
+                return out
+
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> _Cursor:
         rows = list(rows)
         cur = self.raw.cursor(binary=True)
@@ -358,17 +371,10 @@ class PgStore(Store):
     def transaction(self) -> Iterator[PgConnection]:  # type: ignore[override]
         """One PostgreSQL transaction holding the store's write lock (writers are serialised, so
         change-log numbers commit in order); it bumps ``hhmem_clock`` (:meth:`data_version`)."""
-        import psycopg
-
-        with self._lock:
-            self._check_open()
-            try:
-                with self._conn.raw.transaction():
-                    self._conn.raw.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.hhmem'))")
-                    yield self._conn
-                    self._conn.raw.execute("UPDATE hhmem_clock SET n = n + 1 WHERE id = 1")
-            except psycopg.OperationalError as exc:
-                raise self._lost(exc) from None
+        with self._connection() as conn, conn.raw.transaction():
+            conn.raw.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.hhmem'))")
+            yield conn
+            conn.raw.execute("UPDATE hhmem_clock SET n = n + 1 WHERE id = 1")
 
     @contextmanager
     def _connection(self) -> Iterator[PgConnection]:
@@ -395,6 +401,12 @@ class PgStore(Store):
     def _lost(self, exc: Exception) -> StoreError:
         return StoreError(f"{self.path}: lost the connection to PostgreSQL ({str(exc).strip()}); "
                           "the statement was not applied, retry it")
+
+    @staticmethod
+    def _insert_memories(conn: Any, rows: Sequence[tuple]) -> list[int]:
+        """Insert memory rows in one pipelined round trip (``RETURNING id`` of each, in order)."""
+        return conn.executemany_returning(
+            "INSERT INTO memories(namespace, text, metadata, created_at, updated_at) VALUES (?,?,?,?,?)", rows)
 
     def _vector_param(self, vector: np.ndarray) -> Any:
         return np.asarray(vector, dtype=np.float32)

@@ -511,35 +511,43 @@ class Store:
         if dedupe:
             self._ensure_indexes()
         now = time.time()
-        ids: list[int] = []
-        new: list[int] = []
-        new_texts: list[str] = []
         with self.transaction() as conn:
             known = self._find_texts(conn, namespace, texts) if dedupe else {}
+            # Each text is an id already stored, or the row (in new_rows) that stores it.
+            slots: list[tuple[int | None, int]] = []
+            first_row: dict[str, int] = {}
+            new_rows: list[tuple] = []
+            new_keys: list[Sequence[Key]] = []
             for text, ks, meta, at in zip(texts, keys, metas, times):
                 if text in known:
-                    ids.append(known[text])
-                    continue
-                cur = conn.execute(
-                    "INSERT INTO memories(namespace, text, metadata, created_at, updated_at) VALUES (?,?,?,?,?)",
-                    (namespace, text, json.dumps(meta, sort_keys=True), now if at is None else float(at), now),
-                )
-                mid = int(cur.lastrowid)
-                conn.executemany(
-                    "INSERT INTO keys(memory_id, kind, text, vector) VALUES (?,?,?,?)",
-                    [(mid, key.kind, key.text, self._vector_param(key.vector)) for key in ks],
-                )
-                ids.append(mid)
-                new.append(mid)
-                new_texts.append(text)
-                if dedupe:
-                    known[text] = mid
+                    slots.append((known[text], -1))
+                elif dedupe and text in first_row:
+                    slots.append((None, first_row[text]))
+                else:
+                    first_row[text] = len(new_rows)
+                    slots.append((None, len(new_rows)))
+                    new_rows.append((namespace, text, json.dumps(meta, sort_keys=True),
+                                     now if at is None else float(at), now))
+                    new_keys.append(ks)
+            new = self._insert_memories(conn, new_rows)
+            conn.executemany(
+                "INSERT INTO keys(memory_id, kind, text, vector) VALUES (?,?,?,?)",
+                [(mid, key.kind, key.text, self._vector_param(key.vector)) for mid, ks in zip(new, new_keys) for key in ks],
+            )
+            ids = [mid if mid is not None else new[row] for mid, row in slots]
+            new_texts = [row[1] for row in new_rows]
             if on_insert is not None and new:
                 on_insert(conn, new, new_texts)
             conn.executemany(
                 "INSERT INTO changes(memory_id, op, at) VALUES (?, 'add', ?)", [(mid, now) for mid in new]
             )
         return ids
+
+    @staticmethod
+    def _insert_memories(conn: Any, rows: Sequence[tuple]) -> list[int]:
+        """Insert ``(namespace, text, metadata, created_at, updated_at)`` rows; their ids in order."""
+        return [int(conn.execute("INSERT INTO memories(namespace, text, metadata, created_at, updated_at) "
+                                 "VALUES (?,?,?,?,?)", row).lastrowid) for row in rows]
 
     def find_texts(self, namespace: str, texts: Sequence[str]) -> dict[str, int]:
         """``text -> id`` of the memories of ``namespace`` whose text is exactly one of ``texts``
