@@ -516,7 +516,8 @@ def stats(ctx, as_json):
 @click.pass_context
 def build_index(ctx, as_json, quiet):
     """Build the approximate index of the store now (needs --backend hnswlib, hnsw or ivf) and save it
-    in the store folder, so that searches and later opens reuse it."""
+    in the store folder, so that searches and later opens reuse it; with --backend pgvector, build
+    the HNSW index in the PostgreSQL store's database."""
     import time
 
     from tqdm import tqdm
@@ -536,7 +537,7 @@ def build_index(ctx, as_json, quiet):
         except HHMemError as exc:
             fail(str(exc))
     out = {"backend": mem.retriever.backend.value, "rows": rows, "seconds": round(time.perf_counter() - t0, 3),
-           "path": str(mem.index_path())}
+           "path": str(mem.index_path() or f"{mem.store.path} (in the database)")}
     click.echo(json.dumps(out) if as_json else f"{out['backend']} index over {rows} keys in {out['seconds']} s: {out['path']}")
 
 

@@ -139,13 +139,23 @@ class PgRetriever:
         """Keys the HNSW index covers (all of them once it exists: PostgreSQL maintains it)."""
         return len(self) if self._index_state()[0] else 0
 
+    def build_memory_mb(self, rows: int) -> int:
+        """``maintenance_work_mem`` (MiB) that holds the graph of ``rows`` keys during the build:
+        ``rows · (4 d + 16 m) · 1.5`` bytes (vectors, ``2m`` neighbour slots of 8 bytes on the
+        bottom layer, and the upper layers, tuple headers and slack), at least 64 MiB."""
+        per_row = 4 * self.dim + 16 * self.hnsw_config.m
+        return max(64, int(rows * per_row * 1.5 / 2**20) + 1)
+
     def build_index(self, progress: Callable[[int, int], None] | None = None) -> None:
-        """Build the HNSW index (``CREATE INDEX CONCURRENTLY``: writers go on meanwhile). Its
-        memory is ``maintenance_work_mem`` of the server session (see docs/scale.md)."""
+        """Build the HNSW index (``CREATE INDEX CONCURRENTLY``: writers go on meanwhile), with
+        ``maintenance_work_mem`` raised for this session to :meth:`build_memory_mb` so the graph
+        is built in memory (a graph that does not fit is built on disk, many times slower)."""
         with self.store._connection() as conn:
+            conn.raw.execute(f"SET maintenance_work_mem = '{self.build_memory_mb(len(self))}MB'")
             conn.raw.execute(
                 f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {HNSW_INDEX} ON keys USING hnsw (vector vector_ip_ops) "
                 f"WITH (m = {int(self.hnsw_config.m)}, ef_construction = {int(self.hnsw_config.ef_construction)})")
+            conn.raw.execute("RESET maintenance_work_mem")
             conn.raw.execute("ANALYZE keys")
         self._plan = None
         if progress is not None:
@@ -196,8 +206,11 @@ class PgRetriever:
         exact = not indexed or rows < EXACT_BELOW or isinstance(mask, IdFilter)
         # "+ 0" hides the ordering from the index: the planner then scans every row, exactly.
         order = "(keys.vector <#> ?) + 0" if exact else "keys.vector <#> ?"
-        sql = (f"SELECT keys.memory_id, keys.vector FROM keys{join}" + (" WHERE " + " AND ".join(clauses) if clauses else "")
-               + f" ORDER BY {order} LIMIT ?")
+        # The ranking carries key ids only; the kk vectors are read after it (sorting rows that
+        # carry 4d-byte vectors costs several times the scan).
+        best = (f"SELECT keys.id FROM keys{join}" + (" WHERE " + " AND ".join(clauses) if clauses else "")
+                + f" ORDER BY {order} LIMIT ?")
+        sql = f"SELECT keys.memory_id, keys.vector FROM keys JOIN ({best}) best ON best.id = keys.id"
         with self.store._connection() as conn:
             ef = max(self.hnsw_config.ef_search, kk)
             if not exact and self._session != (id(conn.raw), ef):

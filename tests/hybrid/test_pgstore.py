@@ -210,6 +210,13 @@ def test_cli_reaches_the_store_through_hhmem_store(pg_uri):
     assert json.loads(hits.stdout)[0]["text"] == "the spare tyre is in the shed"
     with Memory.open(pg_uri, encoder="hash", device="cpu") as mem:
         assert mem.search("spare tyre", k=1, recall=RecallConfig.dense())[0].text == "the spare tyre is in the shed"
+    built = subprocess.run([*cmd, "--backend", "pgvector", "build-index", "--json"], env=env, capture_output=True,
+                           text=True, timeout=120)
+    assert built.returncode == 0, built.stderr
+    assert json.loads(built.stdout)["rows"] == 1
+    with Memory.open(pg_uri, encoder="hash", device="cpu") as mem:
+        assert mem.store.query(
+            "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'keys_hnsw'")[0][0] == 1
 
 
 # --------------------------------------------------------------------- stage 1 in the database
@@ -222,12 +229,18 @@ def unit_rows(n, seed, dim=DIM):
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def test_pgvector_exact_scan_matches_the_exact_backend(pg_uri, hash_encoder):
+def test_pgvector_exact_scan_matches_the_exact_backend(pg_uri, hash_encoder, monkeypatch):
+    from hybrid.pgstore import PgStore
+
     x = unit_rows(600, SEED)
     with Memory.open(pg_uri, encoder=hash_encoder, device="cpu") as exact:
         exact.add([f"item {i} colour {('red', 'green', 'blue')[i % 3]}" for i in range(600)], vectors=x,
                   metadata=[{"c": i % 3} for i in range(600)], created_at=[1000.0 + i for i in range(600)])
         q = x[:N_QUERIES] + 0.4 * unit_rows(N_QUERIES, SEED + 1)
+        def whole_store(self):
+            raise AssertionError("a pgvector-backed Memory read every key into the process")
+
+        monkeypatch.setattr(PgStore, "all_keys", whole_store)
         with Memory.open(pg_uri, encoder=hash_encoder, device="cpu", backend="pgvector") as db:
             assert db.retriever.key_bytes == 0 and db.stats()["bytes"]["memory"]["keys"] == 0
             for kwargs in ({}, {"where": {"c": 1}}, {"since": 1100.0, "until": 1300.0}):
