@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import functional as F
 from .config import HopfieldConfig, StorageDType
 from .encoder import normalize_rows
 from .errors import InvalidInputError
@@ -37,6 +38,7 @@ from .retriever import Backend, HNSWConfig, HopfieldRetriever
 EXACT_BELOW = 20_000
 #: Name of the HNSW index over ``keys.vector``.
 HNSW_INDEX = "keys_hnsw"
+_NO_MASK = np.zeros(0, dtype=bool)
 #: Seconds the index state (index present, key count estimate) is reused before it is read again.
 PLAN_TTL_S = 10.0
 
@@ -177,17 +179,30 @@ class PgRetriever:
         local = replace(cfg, candidates=kk)
         scores, ids = [], []
         for row in q:
-            cand_ids, cand_keys = self.stage1(row, kk, mask)
-            settle = HopfieldRetriever(self.dim, local, device="cpu")
-            if len(cand_ids):
-                settle.add(cand_keys, cand_ids)
-                s, i = settle.search(row[None], k)
-                self.last_settle_steps = settle.last_settle_steps
-            else:
-                s, i = np.full((1, k), -np.inf, np.float32), np.full((1, k), -1, np.int64)
+            s, i = self._settle(row, k, *self.stage1(row, kk, mask), local)
             scores.append(s)
             ids.append(i)
         return np.concatenate(scores), np.concatenate(ids)
+
+    def _settle(self, q: np.ndarray, k: int, cand_ids: np.ndarray, cand_keys: np.ndarray,
+                cfg: HopfieldConfig) -> tuple[np.ndarray, np.ndarray]:
+        """Stage 2 over the candidates of one query ``q [d]``: ``([1, k] scores, [1, k] ids)``.
+        One compiled call when each memory has one key (what :class:`HopfieldRetriever` runs
+        for these candidates, without building one); a retriever over them otherwise."""
+        if not len(cand_ids):
+            return np.full((1, k), -np.inf, np.float32), np.full((1, k), -1, np.int64)
+        if F._STAGE2_NB is not None and len(np.unique(cand_ids)) == len(cand_ids):
+            steps = cfg.max_steps if cfg.state_weight > 0.0 else 0
+            s, i, n = F._STAGE2_NB["search_f32"](np.ascontiguousarray(cand_keys), cand_ids, q[None], _NO_MASK,
+                                                 len(cand_ids), k, float(cfg.beta), int(steps), float(cfg.eps),
+                                                 float(cfg.state_weight))
+            self.last_settle_steps = int(n)
+            return s, i
+        settle = HopfieldRetriever(self.dim, cfg, device="cpu")
+        settle.add(cand_keys, cand_ids)
+        out = settle.search(q[None], k)
+        self.last_settle_steps = settle.last_settle_steps
+        return out
 
     def stage1(self, q: np.ndarray, kk: int, mask: SqlFilter | IdFilter | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``kk`` keys best matching ``q`` ``[d]`` within ``mask``: ``(memory ids [m], keys [m, d])``."""

@@ -11,8 +11,9 @@ the store kept in that database's current schema. It has the folder store's tabl
 * Every write is one transaction that first takes a transaction-level advisory lock of the
   store: writers are serialised as SQLite serialises them, so change-log sequence numbers commit
   in order and a reader that has applied the log up to ``seq`` never misses a lower one. Each
-  write bumps ``hhmem_clock``; :meth:`PgStore.data_version` reads it, so every process sees the
-  others' writes on its next search (through the change log) without reopening.
+  write transaction ends with a notification (``pg_notify('hhmem', schema)``) that every open
+  store LISTENs to; :meth:`PgStore.data_version` counts them without a round trip, so every
+  process sees the others' writes on its next search (through the change log) without reopening.
 * A process killed mid-write loses its connection and PostgreSQL rolls the transaction back: a
   batch is stored whole or not at all.
 
@@ -55,14 +56,14 @@ SCHEMA_VERSION = 1
 MIGRATIONS: dict[int, tuple[str, ...]] = {}
 #: The table that marks a database schema as an hhmem store.
 STORE_TABLE = "hhmem_store"
+#: LISTEN/NOTIFY channel of write notifications (the payload names the store's schema).
+CHANNEL = "hhmem_writes"
 #: Seconds to wait for the server when connecting.
 CONNECT_TIMEOUT = 10
 
 _PG_ONLY = (
     f"CREATE TABLE {STORE_TABLE} (id INT PRIMARY KEY CHECK (id = 1), manifest TEXT NOT NULL, "
     "schema_version INT NOT NULL)",
-    "CREATE TABLE hhmem_clock (id INT PRIMARY KEY CHECK (id = 1), n BIGINT NOT NULL)",
-    "INSERT INTO hhmem_clock VALUES (1, 0)",
 )
 _REPLACE_RE = re.compile(r"INSERT OR REPLACE INTO (\w+)\s*\((\w+),\s*([^)]*)\)", re.I)
 #: Column types of ``CREATE TABLE`` (upper case, as hhmem writes types; column names are lower case).
@@ -229,6 +230,12 @@ def _connect(uri: str) -> Any:
         raise StoreError(f"cannot connect to the PostgreSQL store {redact(uri)}: {str(exc).strip()}") from None
 
 
+def _listen(raw: Any) -> str:
+    """Subscribe the connection to the write notifications; returns the store's schema (their payload)."""
+    raw.execute(f"LISTEN {CHANNEL}")
+    return str(raw.execute("SELECT current_schema()").fetchone()[0])
+
+
 def _tables(raw: Any) -> set[str]:
     rows = raw.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
     return {r[0] for r in rows.fetchall()}
@@ -269,6 +276,8 @@ class PgStore(Store):
         self._uri = uri
         self._conn: PgConnection = conn
         self._indexes_ready = True  # made with the tables
+        self._clock = 0  # write notifications received (data_version)
+        self._schema = _listen(conn.raw)
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -370,11 +379,12 @@ class PgStore(Store):
     @contextmanager
     def transaction(self) -> Iterator[PgConnection]:  # type: ignore[override]
         """One PostgreSQL transaction holding the store's write lock (writers are serialised, so
-        change-log numbers commit in order); it bumps ``hhmem_clock`` (:meth:`data_version`)."""
+        change-log numbers commit in order); at commit it notifies every listening store
+        (:meth:`data_version`)."""
         with self._connection() as conn, conn.raw.transaction():
             conn.raw.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.hhmem'))")
             yield conn
-            conn.raw.execute("UPDATE hhmem_clock SET n = n + 1 WHERE id = 1")
+            conn.raw.execute("SELECT pg_notify(%s, current_schema())", (CHANNEL,))
 
     @contextmanager
     def _connection(self) -> Iterator[PgConnection]:
@@ -396,7 +406,9 @@ class PgStore(Store):
         if self._conn.raw.closed or self._conn.raw.broken:
             raw = _connect(self._uri)
             _register_vector(raw)
+            _listen(raw)
             self._conn = PgConnection(raw)
+            self._clock += 1  # writes made while disconnected went unheard
 
     def _lost(self, exc: Exception) -> StoreError:
         return StoreError(f"{self.path}: lost the connection to PostgreSQL ({str(exc).strip()}); "
@@ -418,8 +430,13 @@ class PgStore(Store):
         """Nothing to do: a PostgreSQL store is made with all its indexes."""
 
     def data_version(self) -> int:
-        """A counter every write transaction of every process increments."""
-        return int(self.query("SELECT n FROM hhmem_clock WHERE id = 1")[0][0])
+        """A number that changes after any process commits a write to this store: the count of
+        write notifications received (LISTEN/NOTIFY; polled without a round trip)."""
+        with self._connection() as conn:
+            for note in conn.raw.notifies(timeout=0):
+                if note.payload == self._schema:
+                    self._clock += 1
+            return self._clock
 
     # ------------------------------------------------------------------ reads
     def ids_matching(self, *, namespace: str | None = None, where: Mapping[str, Any] | None = None,

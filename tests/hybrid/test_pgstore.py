@@ -284,3 +284,19 @@ def test_pgvector_hnsw_index_recall_and_filters(pg_uri, hash_encoder, monkeypatc
 def test_pgvector_backend_needs_a_postgres_store(store_path, hash_encoder):
     with pytest.raises(errors.InvalidInputError, match="needs a postgresql:// store"):
         Memory.open(store_path, encoder=hash_encoder, device="cpu", backend="pgvector")
+
+
+def test_a_write_elsewhere_moves_data_version_through_its_notification(pg_uri, hash_encoder):
+    import time
+
+    with Memory.open(pg_uri, encoder=hash_encoder, device="cpu") as a, \
+            Memory.open(pg_uri, encoder=hash_encoder, device="cpu") as b:
+        quiet = b.store.data_version()
+        b.search("nothing yet", k=1, recall=RecallConfig.dense())
+        assert b.store.data_version() == quiet, "reads must not move data_version"
+        a.add(["the gate code is 4711"])
+        deadline = time.monotonic() + 10
+        while b.store.data_version() == quiet and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert b.store.data_version() != quiet, "no write notification arrived within 10 s"
+        assert b.search("the gate code is 4711", k=1, recall=RecallConfig.dense())[0].text == "the gate code is 4711"
