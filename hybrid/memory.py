@@ -344,10 +344,13 @@ class Memory:
                 if self._assoc is not None:
                     self._assoc.sync([])
                 return 0
-            self.retriever.remove(changed)
-            mids, vecs = self.store.keys_of(changed)
-            if len(mids):
-                self.retriever.add(vecs, mids)
+            if self.retriever.holds_keys:
+                self.retriever.remove(changed)
+                mids, vecs = self.store.keys_of(changed)
+                if len(mids):
+                    self.retriever.add(vecs, mids)
+            else:  # the keys stay in the database
+                self.retriever.changed(changed)
             self._seq = seq
             self._on_changed(changed)
             return len(changed)

@@ -100,16 +100,14 @@ class PgRetriever:
         """Number of keys in the database."""
         return int(self.store.query("SELECT COUNT(*) FROM keys")[0][0])
 
-    def add(self, vectors: np.ndarray, ids: np.ndarray | list[int]) -> None:
-        """Keys were stored (by any process): nothing to copy, only the keys-per-memory bound."""
-        if self._per_id is not None and len(ids):
-            self._per_id = max(self._per_id, int(np.unique(np.asarray(ids), return_counts=True)[1].max()))
+    def changed(self, memory_ids: list[int]) -> None:
+        """Memories were added, updated or deleted (by any process): nothing to copy; the
+        keys-per-memory bound takes in the changed memories' key counts."""
         self._plan = None
-
-    def remove(self, ids: np.ndarray | list[int]) -> int:
-        """Keys were deleted: nothing held here."""
-        self._plan = None
-        return 0
+        if self._per_id is not None and memory_ids:
+            row = self.store.query("SELECT COALESCE(MAX(n), 1) FROM (SELECT COUNT(*) AS n FROM keys "
+                                   "WHERE memory_id = ANY(?) GROUP BY memory_id) c", ([int(m) for m in memory_ids],))
+            self._per_id = max(self._per_id, int(row[0][0]))
 
     def max_keys_per_id(self) -> int:
         """Largest number of keys of one memory (read once, then kept up to date by :meth:`add`)."""

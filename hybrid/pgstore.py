@@ -114,6 +114,10 @@ def redact(uri: str) -> str:
     return re.sub(r"(password=)[^&]+", r"\1***", out)
 
 
+_MULTI_INSERT_RE = re.compile(r"^INSERT INTO (\w+)\s*\(([^)]*)\)\s*VALUES\s*\(([^()]*)\)(\s+ON CONFLICT .*)?$", re.S)
+_DELETE_ONE_RE = re.compile(r"^(DELETE FROM \w+ WHERE \w+) = %s$")
+
+
 class _Cursor:
     """The part of ``sqlite3.Cursor`` hhmem uses, over a psycopg cursor."""
 
@@ -143,6 +147,7 @@ class PgConnection:
     def __init__(self, raw: Any) -> None:
         self.raw = raw
         self._ddl_done: set[str] = set()
+        self._unnest_sql: dict[tuple[str, str, str], str] = {}
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> _Cursor:
         stmt = translate(sql)
@@ -153,6 +158,29 @@ class PgConnection:
         cur = self.raw.cursor(binary=True)
         cur.execute(stmt, tuple(params))
         return _Cursor(cur, stmt.endswith("RETURNING id"))
+
+    def _unnest(self, table: str, columns: str, values: str, tail: str | None) -> str:
+        """``INSERT INTO table(columns) VALUES (values)`` for many rows as one statement over
+        arrays: ``SELECT ... FROM unnest(%s::type[], ...)``, one array per placeholder, typed
+        from the table's columns (literals in ``values`` stay literals)."""
+        key = (table, columns, values)
+        if key not in self._unnest_sql:
+            types = dict(self.raw.execute(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped", (table,)).fetchall())
+            names = [c.strip() for c in columns.split(",")]
+            items = [v.strip() for v in values.split(",")]
+            arrays, picks = [], []
+            for name, item in zip(names, items):
+                if item == "%s":
+                    arrays.append(f"%b::{types[name]}[]")  # binary: arrays of vectors dump only so
+                    picks.append(f"u.c{len(arrays)}")
+                else:
+                    picks.append(item)
+            cols = ", ".join(f"c{i + 1}" for i in range(len(arrays)))
+            self._unnest_sql[key] = (f"INSERT INTO {table}({columns}) SELECT {', '.join(picks)} "
+                                     f"FROM unnest({', '.join(arrays)}) AS u({cols})")
+        return self._unnest_sql[key] + (tail or "")
 
     def executemany_returning(self, sql: str, rows: Sequence[Sequence[Any]]) -> list[Any]:
         """``executemany`` of a statement that returns one value per row (``RETURNING id``):
@@ -168,11 +196,26 @@ class PgConnection:
                 return out
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> _Cursor:
+        """Run ``sql`` for each row in one statement where the statement allows: an ``INSERT ...
+        VALUES (...)`` inserts from arrays (:meth:`_unnest`), a ``DELETE ... WHERE col = ?``
+        becomes ``= ANY(array)``; anything else is pipelined row by row. ``rowcount`` is the total."""
         rows = list(rows)
         cur = self.raw.cursor(binary=True)
-        if rows:
-            cur.executemany(translate(sql), rows)
-        return _Cursor(cur, False)
+        total = 0
+        stmt = translate(sql)
+        insert, delete = _MULTI_INSERT_RE.match(stmt), _DELETE_ONE_RE.match(stmt)
+        if rows and insert:
+            cur.execute(self._unnest(*insert.groups()), [list(col) for col in zip(*rows)])
+            total = cur.rowcount
+        elif rows and delete:
+            cur.execute(delete.group(1) + " = ANY(%s)", ([row[0] for row in rows],))
+            total = cur.rowcount
+        elif rows:
+            cur.executemany(stmt, rows)
+            total = cur.rowcount
+        out = _Cursor(cur, False)
+        out.rowcount = total
+        return out
 
 
 # ---------------------------------------------------------------------------- pgvector adapters
@@ -203,6 +246,7 @@ def _register_vector(raw: Any) -> None:
         def load(self, data: Any) -> bytes:
             return np.frombuffer(data, dtype=">f4", offset=4).astype("<f4").tobytes()
 
+    info.register(raw)  # vector[] (arrays of keys in one statement)
     raw.adapters.register_dumper(np.ndarray, VectorDumper)
     raw.adapters.register_loader(info.oid, VectorLoader)
 

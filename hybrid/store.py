@@ -10,6 +10,9 @@ all its keys are committed together or not at all, so a write that returned surv
 and a process killed mid-batch leaves no half-record. Several processes may write one store at
 once; SQLite serialises the transactions (``busy_timeout``). Each committed change appends a row
 to ``changes`` so other processes can bring their in-memory index up to date incrementally.
+
+The same contract on a PostgreSQL server with pgvector, for processes on several hosts:
+:class:`~hybrid.pgstore.PgStore` (``Store.open("postgresql://...")``; docs/scale.md).
 """
 
 from __future__ import annotations
