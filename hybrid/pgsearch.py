@@ -11,7 +11,7 @@ as after the in-process approximate backends:
     \\xi^{t+1} = X_C^\\top \\operatorname{softmax}(\\beta X_C \\xi^t) \\quad (\\text{process}).
 
 Stage 1 uses the HNSW index ``keys_hnsw`` (built by :meth:`PgRetriever.build_index`, i.e.
-``hhmem --backend pgvector index``) with ``hnsw.ef_search = max(ef_search, K)`` for each query
+``hhmem --backend pgvector build-index``) with ``hnsw.ef_search = max(ef_search, K)`` for each query
 (set on the connection whenever it differs from the last query's), and pgvector's iterative scan
 so that a filter still leaves ``K`` rows; it scans every key exactly when the store holds fewer than :data:`EXACT_BELOW` keys, has
 no index yet, or the filter is a list of ids. BM25, the concept and link spreads run in the

@@ -228,6 +228,7 @@ def _register_vector(raw: Any) -> None:
     from psycopg.pq import Format
     from psycopg.types import TypeInfo
 
+    _check_vector_visible(raw)
     info = TypeInfo.fetch(raw, "vector")
     if info is None:
         raise StoreError("the pgvector extension is not installed in this database (CREATE EXTENSION vector)")
@@ -272,6 +273,16 @@ def _connect(uri: str) -> Any:
         raise InvalidInputError(f"store URI {redact(uri)!r} is not a valid PostgreSQL URI: {exc}") from None
     except psycopg.OperationalError as exc:
         raise StoreError(f"cannot connect to the PostgreSQL store {redact(uri)}: {str(exc).strip()}") from None
+
+
+def _check_vector_visible(raw: Any) -> None:
+    """Raise a clear error when pgvector is installed in a schema outside the ``search_path``."""
+    if raw.execute("SELECT to_regtype('vector') IS NULL").fetchone()[0]:
+        row = raw.execute("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+                          "WHERE e.extname = 'vector'").fetchone()
+        where = f"schema {row[0]!r}" if row else "no schema (not installed)"
+        raise StoreError(f"the pgvector type is not visible: the extension is in {where}; put that schema on the "
+                         "search_path (e.g. ?options=-csearch_path%3Dmy_store,public)")
 
 
 def _listen(raw: Any) -> str:
@@ -369,9 +380,11 @@ class PgStore(Store):
 
         try:
             with raw.transaction():  # a savepoint: a missing extension leaves a clear error, not an aborted block
-                raw.execute("CREATE EXTENSION IF NOT EXISTS vector")
+                # In public, so that stores in several schemas of one database share it.
+                raw.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
         except Exception as exc:
             raise StoreError(f"the pgvector extension cannot be created in this database: {str(exc).strip()}") from None
+        _check_vector_visible(raw)
         body = _SCHEMA.replace("vector BLOB NOT NULL", f"vector vector({dim}) NOT NULL").replace(
             "memories_text ON memories(namespace, text)", "memories_text ON memories USING hash (text)")
         for script in (body, _QUARANTINE_SCHEMA, GRAPH_SCHEMA, ASSOC_SCHEMA):

@@ -300,3 +300,21 @@ def test_a_write_elsewhere_moves_data_version_through_its_notification(pg_uri, h
             time.sleep(0.01)
         assert b.store.data_version() != quiet, "no write notification arrived within 10 s"
         assert b.search("the gate code is 4711", k=1, recall=RecallConfig.dense())[0].text == "the gate code is 4711"
+
+
+def test_stores_in_two_schemas_of_one_database_stay_apart(pg_uri, hash_encoder):
+    with raw(pg_uri) as conn:
+        conn.execute("CREATE SCHEMA team_a")
+        conn.execute("CREATE SCHEMA team_b")
+    uris = {team: f"{pg_uri}&options=-csearch_path%3D{team},public" for team in ("team_a", "team_b")}
+    for team, uri in uris.items():
+        with Memory.open(uri, encoder=hash_encoder, device="cpu") as mem:
+            mem.add([f"{team} keeps the spare key"])
+    for team, uri in uris.items():
+        with Memory.open(uri, encoder=hash_encoder, device="cpu", backend="pgvector") as mem:
+            assert [r.text for r in mem.list()] == [f"{team} keeps the spare key"]
+            assert mem.search("spare key", k=5)[0].text == f"{team} keeps the spare key"
+    with raw(uris["team_a"].replace("team_a,public", "team_a")) as conn:  # pgvector's schema left off the path
+        conn.execute("CREATE SCHEMA team_c")
+    with pytest.raises(errors.StoreError, match="pgvector type is not visible"):
+        Memory.open(f"{pg_uri}&options=-csearch_path%3Dteam_c", encoder=hash_encoder, device="cpu")
