@@ -930,7 +930,8 @@ class StoreAssociations:
 
     def __init__(self, store: Any, config: AssociativeConfig | None = None) -> None:
         self.store = store
-        self.path = Path(store.path) / ASSOC_FILE
+        # A store in a database server keeps no files: the index is rebuilt from the database.
+        self.path = None if store.folder is None else store.folder / ASSOC_FILE
         ensure_schema(store)
         self._from_file = False
         self._rewrite = False
@@ -940,7 +941,7 @@ class StoreAssociations:
         self.sync([])
 
     def _open(self, config: AssociativeConfig | None) -> tuple[AssociativeIndex, int, int]:
-        if self.path.is_file():
+        if self.path is not None and self.path.is_file():
             loaded = self._load_checkpoint(config)
             if loaded is not None:
                 self._from_file = True
@@ -1058,7 +1059,7 @@ class StoreAssociations:
 
     def save(self) -> None:
         """Write the checkpoint (only when something changed since the last one)."""
-        if not self._dirty:
+        if not self._dirty or self.path is None:
             return
         self.index.save(self.path, {"link_seq": str(self._link_seq), "change_seq": str(self._change_seq)})
         # Bind the file to this database: a later open trusts it only while the hashes agree.
@@ -1123,7 +1124,7 @@ _SCHEMA_READY: set[str] = set()
 
 def ensure_schema(store: Any) -> None:
     """Create the association tables if missing (idempotent; once per store path and process)."""
-    key = str(Path(store.path).resolve())
+    key = str(store.path if store.folder is None else Path(store.path).resolve())
     if key in _SCHEMA_READY:
         return
     with store.transaction() as conn:

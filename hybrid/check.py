@@ -24,7 +24,8 @@ def check_store(path: str | os.PathLike, *, repair: bool = False) -> dict[str, A
     with Store.open(path, create=False) as store:
         damaged = store.damaged()
         moved = store.quarantine(damaged) if repair and damaged else []
-    return {"path": str(path), "damaged": damaged, "quarantined": moved}
+        where = str(store.path)  # a PostgreSQL URI without its password
+    return {"path": where, "damaged": damaged, "quarantined": moved}
 
 
 @click.command()
@@ -44,8 +45,8 @@ def check(ctx: click.Context, repair: bool, as_json: bool) -> None:
         for item in report["damaged"]:
             click.echo(f"memory {item['id']}: {item['reason']}")
         if report["quarantined"]:
-            click.echo(f"quarantined {len(report['quarantined'])} memories (table 'quarantine' of {path}/memory.db)")
+            click.echo(f"quarantined {len(report['quarantined'])} memories (table 'quarantine' of {report['path']})")
         elif not report["damaged"]:
-            click.echo(f"{path}: no damaged memories")
+            click.echo(f"{report['path']}: no damaged memories")
     if report["damaged"] and not report["quarantined"]:
         ctx.exit(1)

@@ -195,12 +195,14 @@ def print_results(results: list[SearchResult], *, as_json: bool) -> None:
 #: The options of the ``hhmem`` group, as ``(name, click.option keywords)``: accepted before the
 #: sub-command and, through :func:`global_options`, after it (``hhmem add --store S ...``).
 GLOBAL_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("--store", dict(type=click.Path(file_okay=False), help=f"Store folder [env {STORE_ENV}; default ./hhmem-store].")),
+    ("--store", dict(type=click.Path(file_okay=False), help=f"Store folder, or a postgresql:// URI of a shared "
+                                                            f"store [env {STORE_ENV}; default ./hhmem-store].")),
     ("--model", dict(help="Encoder: 'default' (offline all-MiniLM-L6-v2), a sentence-transformers name/path, "
                           "or 'hash' (tests) [default: default].")),
-    ("--backend", dict(type=click.Choice(["exact", "hnswlib", "hnsw", "ivf"]),
+    ("--backend", dict(type=click.Choice(["exact", "hnswlib", "hnsw", "ivf", "pgvector"]),
                        help="Stage 1 of recall: exact, or an approximate index for large stores (kept in the "
-                            "store folder between runs) [env HHMEM_BACKEND; default: exact].")),
+                            "store folder between runs; pgvector: in a postgresql:// store's database) "
+                            "[env HHMEM_BACKEND; default: exact].")),
 )
 #: Defaults and environment variables of the group-level options.
 _GLOBAL_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -514,7 +516,8 @@ def stats(ctx, as_json):
 @click.pass_context
 def build_index(ctx, as_json, quiet):
     """Build the approximate index of the store now (needs --backend hnswlib, hnsw or ivf) and save it
-    in the store folder, so that searches and later opens reuse it."""
+    in the store folder, so that searches and later opens reuse it; with --backend pgvector, build
+    the HNSW index in the PostgreSQL store's database."""
     import time
 
     from tqdm import tqdm
@@ -534,7 +537,7 @@ def build_index(ctx, as_json, quiet):
         except HHMemError as exc:
             fail(str(exc))
     out = {"backend": mem.retriever.backend.value, "rows": rows, "seconds": round(time.perf_counter() - t0, 3),
-           "path": str(mem.index_path())}
+           "path": str(mem.index_path() or f"{mem.store.path} (in the database)")}
     click.echo(json.dumps(out) if as_json else f"{out['backend']} index over {rows} keys in {out['seconds']} s: {out['path']}")
 
 

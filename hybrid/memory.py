@@ -40,11 +40,11 @@ from .recall.config import IngestConfig, RecallConfig
 from .retriever import Backend, HNSWConfig, HopfieldRetriever, IVFConfig
 from .store import (
     DEFAULT_NAMESPACE,
-    MANIFEST,
     Key,
     MemoryRecord,
     Store,
-    read_manifest,
+    is_database_uri,
+    store_manifest,
     validate_namespace,
     validate_where,
 )
@@ -142,18 +142,22 @@ def drop_below(scores: np.ndarray, ids: np.ndarray, min_score: float | None) -> 
     return scores, ids
 
 
-def default_store_path() -> Path:
-    """``$HHMEM_STORE`` if set, else ``./hhmem-store``."""
-    return Path(os.environ.get(STORE_ENV) or DEFAULT_STORE)
+def default_store_path() -> Path | str:
+    """``$HHMEM_STORE`` if set, else ``./hhmem-store``; a ``postgresql://`` URI stays a string."""
+    location = os.environ.get(STORE_ENV) or DEFAULT_STORE
+    return location if is_database_uri(location) else Path(location)
 
 
-def _open_encoder(path: Path, encoder: TextEncoder | str | Callable | None, dim: int | None) -> TextEncoder:
-    """``encoder`` for the store at ``path``: a model name of an existing store stays unloaded
+def _open_encoder(location: str | os.PathLike, encoder: TextEncoder | str | Callable | None,
+                  dim: int | None) -> TextEncoder:
+    """``encoder`` for the store at ``location``: a model name of an existing store stays unloaded
     (its dimension is the manifest's; :meth:`Store.open` checks the name), anything else is loaded
     by :func:`load_encoder`."""
     name = encoder_name(encoder)
-    if name is not None and not name.startswith("hash-") and (path / MANIFEST).is_file():
-        return LazyEncoder(encoder, name=name, dim=read_manifest(path)["dim"])
+    if name is not None and not name.startswith("hash-"):
+        manifest = store_manifest(location)
+        if manifest is not None:
+            return LazyEncoder(encoder, name=name, dim=manifest["dim"])
     return load_encoder(encoder, dim=dim)
 
 
@@ -174,7 +178,9 @@ class Memory:
         links: automatic link sources at ingest (:class:`~hybrid.linking.LinkConfig`).
         cue_keys: generated key kinds (``"all"``, or names from :class:`~hybrid.cues.KeyKind`).
         backend: stage 1 of the retriever (``"exact"``, ``"hnsw"``, ``"ivf"``, ``"hnswlib"``;
-            see :class:`~hybrid.retriever.HopfieldRetriever`); hnsw, ivf: its parameters. An
+            see :class:`~hybrid.retriever.HopfieldRetriever`; ``"pgvector"`` for a PostgreSQL
+            store: stage 1 in the database, no key matrix in this process, see
+            :class:`~hybrid.pgsearch.PgRetriever`); hnsw, ivf: its parameters. An
             approximate index is saved in the store folder at :meth:`close` (``ann-<backend>.idx``)
             and reused at the next open when it was built over exactly the same keys.
         recall: the stages and weights of :meth:`search` (:class:`~hybrid.recall.RecallConfig`).
@@ -215,8 +221,14 @@ class Memory:
         self.ingest_config = self._ingest_config(ingest)
         self._recall = None
         self._graph = None
-        self.retriever = HopfieldRetriever(store.dim, hopfield or HopfieldConfig(), device=device, dtype=dtype,
-                                           backend=backend, hnsw=hnsw, ivf=ivf)
+        self.retriever: Any
+        if backend == Backend.PGVECTOR:  # stage 1 in the database: no key matrix in this process
+            from .pgsearch import PgRetriever
+
+            self.retriever = PgRetriever(store, hopfield or HopfieldConfig(), hnsw=hnsw)
+        else:
+            self.retriever = HopfieldRetriever(store.dim, hopfield or HopfieldConfig(), device=device, dtype=dtype,
+                                               backend=backend, hnsw=hnsw, ivf=ivf)
         self._lock = threading.RLock()
         self._seq = 0
         self._data_version = -1
@@ -241,7 +253,7 @@ class Memory:
         :class:`~hybrid.encoder.LazyEncoder`): reading, listing and deleting never load it.
         """
         path = path if path is not None else default_store_path()
-        enc = _open_encoder(Path(path), encoder, dim)
+        enc = _open_encoder(path, encoder, dim)
         store = Store.open(path, model=enc.name, dim=enc.dim, create=create)
         try:
             return cls(store, enc, **kwargs)
@@ -268,18 +280,22 @@ class Memory:
         with self._lock:
             self._data_version = self.store.data_version()
             self._seq = self.store.last_change()
+            if not self.retriever.holds_keys:
+                return
             mids, vecs = self.store.all_keys()
             if len(mids):
                 self.retriever.add(vecs, mids)
                 self._load_ann()
 
-    def index_path(self) -> Path:
-        """Where the approximate index of this store and backend is kept (``ann-<backend>.idx``)."""
-        return Path(self.store.path) / f"ann-{self.retriever.backend.value}.idx"
+    def index_path(self) -> Path | None:
+        """Where the approximate index of this store and backend is kept (``ann-<backend>.idx``);
+        ``None`` for a store in a database server (the index is rebuilt in each process)."""
+        folder = self.store.folder
+        return None if folder is None else folder / f"ann-{self.retriever.backend.value}.idx"
 
     def _load_ann(self) -> None:
         """Reuse the approximate index saved at the last close when it matches the keys."""
-        if self.retriever.backend is Backend.EXACT:
+        if self.retriever.backend is Backend.EXACT or self.index_path() is None:
             return
         try:
             if self.retriever.load_index(self.index_path()):
@@ -306,7 +322,8 @@ class Memory:
         """Save a built approximate index that changed since it was loaded or saved (extended
         first with keys added since the last search, so the next open can use it)."""
         r = self.retriever
-        if r.backend is Backend.EXACT or r.index_rows == 0 or self._ann_saved_rows == r.rows:
+        if (r.backend is Backend.EXACT or r.index_rows == 0 or self._ann_saved_rows == r.rows
+                or self.index_path() is None):
             return
         try:
             r.save_index(self.index_path())
@@ -327,10 +344,13 @@ class Memory:
                 if self._assoc is not None:
                     self._assoc.sync([])
                 return 0
-            self.retriever.remove(changed)
-            mids, vecs = self.store.keys_of(changed)
-            if len(mids):
-                self.retriever.add(vecs, mids)
+            if self.retriever.holds_keys:
+                self.retriever.remove(changed)
+                mids, vecs = self.store.keys_of(changed)
+                if len(mids):
+                    self.retriever.add(vecs, mids)
+            else:  # the keys stay in the database
+                self.retriever.changed(changed)
             self._seq = seq
             self._on_changed(changed)
             return len(changed)
@@ -679,15 +699,19 @@ class Memory:
         """Bytes of each part of the store: ``disk`` (the database by part, the association
         checkpoint, the approximate-index files, their ``total``) and ``memory`` (this process's key
         matrix, and the association structures when they are loaded, else ``None``)."""
-        folder = Path(self.store.path)
+        folder = self.store.folder
         disk: dict[str, int | None] = dict(self.store.disk_bytes())
-        assoc = folder / ASSOC_FILE
-        disk["associations_file"] = assoc.stat().st_size if assoc.is_file() else 0
-        disk["ann_index_files"] = sum(p.stat().st_size for p in folder.glob("ann-*.idx"))
-        disk["total"] = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+        if folder is None:  # a database server: no files beside the database
+            disk["associations_file"] = disk["ann_index_files"] = 0
+            disk["total"] = disk["database_file"]
+        else:
+            assoc = folder / ASSOC_FILE
+            disk["associations_file"] = assoc.stat().st_size if assoc.is_file() else 0
+            disk["ann_index_files"] = sum(p.stat().st_size for p in folder.glob("ann-*.idx"))
+            disk["total"] = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
         r = self.retriever
         memory: dict[str, int | None] = {
-            "keys": int(len(r) * r.dim * r.keys.element_size()),
+            "keys": r.key_bytes,
             "associations": None if self._assoc is None else int(sum(self._assoc.index.nbytes().values())),
         }
         return {"disk": disk, "memory": memory}
@@ -708,7 +732,7 @@ class Memory:
                 "dtype": r.dtype.value,
                 "backend": r.backend.value,
                 "hopfield": r.config.to_dict(),
-                "index_bytes": int(len(r) * r.dim * r.keys.element_size()),
+                "index_bytes": r.key_bytes,
                 "format_version": self.store.manifest["format_version"],
                 "bytes": self.byte_sizes(),
                 "concepts": self.concept_graph.stats() if self._graph is not None else None,
@@ -731,8 +755,7 @@ class Memory:
         return {"encoder": round(t1 - t0, 3), "search": round(t2 - t1, 3), "associations": round(t3 - t2, 3)}
 
     def _has_links(self) -> bool:
-        table = self.store.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'assoc_links'")
-        return bool(table) and bool(self.store.query("SELECT 1 FROM assoc_links LIMIT 1"))
+        return self.store.has_table("assoc_links") and bool(self.store.query("SELECT 1 FROM assoc_links LIMIT 1"))
 
     # ----------------------------------------------------------------- search
     def encode_queries(self, queries: str | Sequence[str] | np.ndarray) -> np.ndarray:
@@ -845,7 +868,7 @@ class Memory:
             return None
         where = validate_where(where)
         key = (namespace, json.dumps(where, sort_keys=True), since, until)
-        stamp = (self._seq, self.retriever.rows, len(self.retriever))
+        stamp = (self._seq, self.retriever.rows, len(self.retriever) if self.retriever.holds_keys else 0)
         hit = self._masks.get(key)
         if hit is not None and hit[0] == stamp:
             self._masks.move_to_end(key)
@@ -866,8 +889,7 @@ class Memory:
                 raise NotFoundError(f"namespace {namespace!r} has no memories (known namespaces: {known})")
             if not where and since is None and until is None and count == self.store.count():
                 return None  # the namespace holds every memory: no mask (and no id list of the whole store)
-        allowed = self.store.ids_matching(namespace=namespace, where=where, since=since, until=until)
-        return self.retriever.id_mask(allowed)
+        return self.retriever.filter_mask(self.store, namespace, where, since, until)
 
     def search(
         self,

@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,6 +46,7 @@ class Backend(str, Enum):
     HNSW = "hnsw"  #: FAISS ``IndexHNSWFlat`` (approximate, CPU), then the same stage 2
     IVF = "ivf"  #: FAISS ``IndexIVFFlat`` (approximate, CPU), then the same stage 2
     HNSWLIB = "hnswlib"  #: hnswlib's HNSW graph (approximate, CPU), then the same stage 2
+    PGVECTOR = "pgvector"  #: in PostgreSQL (pgvector HNSW or exact scan), same stage 2 (hybrid/pgsearch.py)
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,9 @@ class HopfieldRetriever:
         except ValueError:
             allowed = ", ".join(b.value for b in Backend)
             raise InvalidInputError(f"backend must be one of {allowed}; got {backend!r}") from None
+        if self.backend is Backend.PGVECTOR:
+            raise InvalidInputError("backend='pgvector' keeps the keys in PostgreSQL: open a postgresql:// store "
+                                    "through Memory (hybrid.pgsearch.PgRetriever), not a HopfieldRetriever")
         self.hnsw_config = hnsw or HNSWConfig()
         self.ivf_config = ivf or IVFConfig()
         self._ann = None  # approximate index over rows [0, self._ann_rows) of the key buffer
@@ -180,6 +185,14 @@ class HopfieldRetriever:
     def __len__(self) -> int:
         """Number of live keys."""
         return self._size - self._n_dead
+
+    #: The key matrix lives in this process (``Memory`` loads the store's keys into it).
+    holds_keys = True
+
+    @property
+    def key_bytes(self) -> int:
+        """Bytes of the live keys in this process."""
+        return int(len(self) * self.dim * self._keys.element_size())
 
     @property
     def keys(self) -> torch.Tensor:
@@ -281,6 +294,11 @@ class HopfieldRetriever:
         """A row mask for :meth:`search` that keeps only keys whose id is in ``allowed_ids``."""
         allowed = torch.as_tensor(np.asarray(allowed_ids, dtype=np.int64).reshape(-1), device=self.device)
         return torch.isin(self._ids[: self._size], allowed)
+
+    def filter_mask(self, store: Any, namespace: str | None, where: Mapping[str, Any], since: float | None,
+                    until: float | None) -> torch.Tensor:
+        """The row mask of the memories of ``store`` that pass a namespace/metadata/time filter."""
+        return self.id_mask(store.ids_matching(namespace=namespace, where=where, since=since, until=until))
 
     def prepare_queries(self, queries: np.ndarray | torch.Tensor) -> torch.Tensor:
         """Validate and normalise queries ``[n, d]`` (or ``[d]``) into a float32 tensor on the device."""

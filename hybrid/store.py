@@ -10,6 +10,9 @@ all its keys are committed together or not at all, so a write that returned surv
 and a process killed mid-batch leaves no half-record. Several processes may write one store at
 once; SQLite serialises the transactions (``busy_timeout``). Each committed change appends a row
 to ``changes`` so other processes can bring their in-memory index up to date incrementally.
+
+The same contract on a PostgreSQL server with pgvector, for processes on several hosts:
+:class:`~hybrid.pgstore.PgStore` (``Store.open("postgresql://...")``; docs/scale.md).
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ DEFAULT_NAMESPACE = "default"
 _NAMESPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 _META_KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _SCALARS = (str, int, float, bool, type(None))
+#: ``LIMIT`` of "no limit" that every SQL dialect accepts (the largest int64).
+_NO_LIMIT = 2**63 - 1
 #: Indexes added after format version 1 was published; created on first use in older stores
 #: (an extra index is invisible to older hhmem versions, so the format version stays 1).
 _LATE_INDEXES = {
@@ -268,6 +273,12 @@ def read_manifest(path: Path) -> dict[str, Any]:
         raise StoreCorruptError(f"{mpath}: manifest cannot be read ({exc.strerror or exc}); the store is damaged") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise StoreCorruptError(f"{mpath}: manifest is not valid JSON ({exc}); the store may be damaged") from None
+    return check_manifest(data, mpath)
+
+
+def check_manifest(data: object, where: object) -> dict[str, Any]:
+    """Check a manifest (parsed JSON) of any backend; errors name ``where`` (a file or a database)."""
+    mpath = where
     if not isinstance(data, dict) or data.get("format") != "hhmem-store":
         raise StoreCorruptError(f"{mpath}: not an hhmem manifest (missing \"format\": \"hhmem-store\")")
     version = data.get("format_version")
@@ -282,6 +293,39 @@ def read_manifest(path: Path) -> dict[str, Any]:
         if not isinstance(data.get(key), typ):
             raise StoreCorruptError(f"{mpath}: field {key!r} missing or of the wrong type")
     return data
+
+
+def is_database_uri(location: object) -> bool:
+    """Whether a store location is a PostgreSQL URI (``postgresql://...`` or ``postgres://...``)
+    rather than a folder."""
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
+
+
+def store_manifest(location: str | os.PathLike) -> dict[str, Any] | None:
+    """The manifest of the store at ``location`` (a folder or a PostgreSQL URI), or ``None`` when
+    no store is there yet; reads it without opening the store."""
+    if is_database_uri(location):
+        from .pgstore import PgStore
+
+        return PgStore.peek_manifest(str(location))
+    path = Path(location)
+    return read_manifest(path) if (path / MANIFEST).is_file() else None
+
+
+def check_identity(manifest: dict[str, Any], where: object, *, model: str | None, dim: int | None) -> dict[str, Any]:
+    """``manifest``, after checking that the encoder opening the store is the one that built it.
+
+    Raises:
+        StoreMismatchError: ``dim`` or ``model`` (when given) differ from the manifest's.
+    """
+    if dim is not None and dim != manifest["dim"]:
+        raise StoreMismatchError(f"{where}: store keys have dimension {manifest['dim']}, the encoder gives {dim}")
+    if model is not None and model != manifest["model"]:
+        raise StoreMismatchError(
+            f"{where}: store was built with encoder {manifest['model']!r}, not {model!r}; "
+            "open it with the same encoder (keys from different models are not comparable)"
+        )
+    return manifest
 
 
 def _blob(vector: np.ndarray) -> bytes:
@@ -311,7 +355,7 @@ class Store:
         """Open the store at ``path``, creating it when ``create`` and it does not exist.
 
         Args:
-            path: the store folder.
+            path: the store folder, or a ``postgresql://`` URI (:class:`~hybrid.pgstore.PgStore`).
             model: encoder name; required to create, checked against the manifest otherwise.
             dim: key dimension; required to create, checked against the manifest otherwise.
             create: create a new store when the folder is missing or empty.
@@ -322,6 +366,10 @@ class Store:
             StoreVersionError: the store was written by a newer format version.
             StoreMismatchError: ``model``/``dim`` differ from the store's.
         """
+        if is_database_uri(path):
+            from .pgstore import PgStore
+
+            return PgStore.open(str(path), model=model, dim=dim, create=create, extra_manifest=extra_manifest)
         p = Path(path)
         if p.exists() and not p.is_dir():
             raise StoreError(f"{p}: a store is a folder, but this is a file")
@@ -332,14 +380,7 @@ class Store:
             if model is None or dim is None:
                 raise InvalidInputError("creating a store needs model and dim")
             return cls._create(p, model=model, dim=dim, extra=extra_manifest or {})
-        manifest = read_manifest(p)
-        if dim is not None and dim != manifest["dim"]:
-            raise StoreMismatchError(f"{p}: store keys have dimension {manifest['dim']}, the encoder gives {dim}")
-        if model is not None and model != manifest["model"]:
-            raise StoreMismatchError(
-                f"{p}: store was built with encoder {manifest['model']!r}, not {model!r}; "
-                "open it with the same encoder (keys from different models are not comparable)"
-            )
+        manifest = check_identity(read_manifest(p), p, model=model, dim=dim)
         db = p / DATABASE
         if not db.is_file():
             raise StoreCorruptError(f"{db}: database missing")
@@ -372,6 +413,25 @@ class Store:
         atomic_write_text(p / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
         return cls(p, conn, manifest)
 
+    @property
+    def _database(self) -> object:
+        """The database as named in error messages."""
+        return self.path / DATABASE
+
+    @property
+    def folder(self) -> Path | None:
+        """The store folder, where derived files (association checkpoint, approximate index) are
+        kept; ``None`` for a store in a database server, which keeps no files."""
+        return self.path
+
+    def _vector_param(self, vector: np.ndarray) -> Any:
+        """A key vector as an SQL parameter of the ``keys.vector`` column (a float32 BLOB here)."""
+        return _blob(vector)
+
+    def has_table(self, name: str) -> bool:
+        """Whether the table ``name`` exists (extension tables are made on first use)."""
+        return bool(self.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
+
     def close(self) -> None:
         with self._lock:
             if not self._closed:
@@ -388,8 +448,7 @@ class Store:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """``BEGIN IMMEDIATE`` ... ``COMMIT`` (or ``ROLLBACK`` on error) under the store's lock."""
         with self._lock:
-            if self._closed:
-                raise StoreError(f"{self.path}: store is closed")
+            self._check_open()
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -402,10 +461,19 @@ class Store:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         """Run a read query under the store's lock."""
+        with self._connection() as conn:
+            return conn.execute(sql, params).fetchall()
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        """The connection, for reads, under the store's lock."""
         with self._lock:
-            if self._closed:
-                raise StoreError(f"{self.path}: store is closed")
-            return self._conn.execute(sql, params).fetchall()
+            self._check_open()
+            yield self._conn
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"{self.path}: store is closed")
 
     # ------------------------------------------------------------------ writes
     def add(
@@ -446,29 +514,31 @@ class Store:
         if dedupe:
             self._ensure_indexes()
         now = time.time()
-        ids: list[int] = []
-        new: list[int] = []
-        new_texts: list[str] = []
         with self.transaction() as conn:
             known = self._find_texts(conn, namespace, texts) if dedupe else {}
+            # Each text is an id already stored, or the row (in new_rows) that stores it.
+            slots: list[tuple[int | None, int]] = []
+            first_row: dict[str, int] = {}
+            new_rows: list[tuple] = []
+            new_keys: list[Sequence[Key]] = []
             for text, ks, meta, at in zip(texts, keys, metas, times):
                 if text in known:
-                    ids.append(known[text])
-                    continue
-                cur = conn.execute(
-                    "INSERT INTO memories(namespace, text, metadata, created_at, updated_at) VALUES (?,?,?,?,?)",
-                    (namespace, text, json.dumps(meta, sort_keys=True), now if at is None else float(at), now),
-                )
-                mid = int(cur.lastrowid)
-                conn.executemany(
-                    "INSERT INTO keys(memory_id, kind, text, vector) VALUES (?,?,?,?)",
-                    [(mid, key.kind, key.text, _blob(key.vector)) for key in ks],
-                )
-                ids.append(mid)
-                new.append(mid)
-                new_texts.append(text)
-                if dedupe:
-                    known[text] = mid
+                    slots.append((known[text], -1))
+                elif dedupe and text in first_row:
+                    slots.append((None, first_row[text]))
+                else:
+                    first_row[text] = len(new_rows)
+                    slots.append((None, len(new_rows)))
+                    new_rows.append((namespace, text, json.dumps(meta, sort_keys=True),
+                                     now if at is None else float(at), now))
+                    new_keys.append(ks)
+            new = self._insert_memories(conn, new_rows)
+            conn.executemany(
+                "INSERT INTO keys(memory_id, kind, text, vector) VALUES (?,?,?,?)",
+                [(mid, key.kind, key.text, self._vector_param(key.vector)) for mid, ks in zip(new, new_keys) for key in ks],
+            )
+            ids = [mid if mid is not None else new[row] for mid, row in slots]
+            new_texts = [row[1] for row in new_rows]
             if on_insert is not None and new:
                 on_insert(conn, new, new_texts)
             conn.executemany(
@@ -476,14 +546,18 @@ class Store:
             )
         return ids
 
+    @staticmethod
+    def _insert_memories(conn: Any, rows: Sequence[tuple]) -> list[int]:
+        """Insert ``(namespace, text, metadata, created_at, updated_at)`` rows; their ids in order."""
+        return [int(conn.execute("INSERT INTO memories(namespace, text, metadata, created_at, updated_at) "
+                                 "VALUES (?,?,?,?,?)", row).lastrowid) for row in rows]
+
     def find_texts(self, namespace: str, texts: Sequence[str]) -> dict[str, int]:
         """``text -> id`` of the memories of ``namespace`` whose text is exactly one of ``texts``
         (the oldest id when a text is stored more than once)."""
         self._ensure_indexes()
-        with self._lock:
-            if self._closed:
-                raise StoreError(f"{self.path}: store is closed")
-            return self._find_texts(self._conn, validate_namespace(namespace), texts)
+        with self._connection() as conn:
+            return self._find_texts(conn, validate_namespace(namespace), texts)
 
     @staticmethod
     def _find_texts(conn: sqlite3.Connection, namespace: str, texts: Sequence[str]) -> dict[str, int]:
@@ -544,7 +618,7 @@ class Store:
                 conn.execute("DELETE FROM keys WHERE memory_id = ?", (memory_id,))
                 conn.executemany(
                     "INSERT INTO keys(memory_id, kind, text, vector) VALUES (?,?,?,?)",
-                    [(memory_id, key.kind, key.text, _blob(key.vector)) for key in keys],
+                    [(memory_id, key.kind, key.text, self._vector_param(key.vector)) for key in keys],
                 )
                 if on_update is not None:
                     on_update(conn, memory_id)
@@ -592,7 +666,7 @@ class Store:
         if found is None:
             raise NotFoundError(f"memory {mid} not found in {self.path}")
         if isinstance(found, str):
-            raise StoreCorruptError(f"{self.path / DATABASE}: memory {mid} is damaged ({found}); "
+            raise StoreCorruptError(f"{self._database}: memory {mid} is damaged ({found}); "
                                     "`hhmem check --repair` quarantines it")
         return found
 
@@ -640,7 +714,7 @@ class Store:
         return out
 
     def _warn_damaged(self, memory_id: int, reason: str) -> None:
-        warnings.warn(f"{self.path / DATABASE}: memory {memory_id} is damaged ({reason}) and was skipped; "
+        warnings.warn(f"{self._database}: memory {memory_id} is damaged ({reason}) and was skipped; "
                       "`hhmem check` lists damaged memories and `hhmem check --repair` quarantines them",
                       DamagedRowWarning, stacklevel=3)
 
@@ -696,7 +770,7 @@ class Store:
             sql += " WHERE namespace = ?"
             params.append(validate_namespace(namespace))
         sql += " ORDER BY id LIMIT ? OFFSET ?"
-        params += [-1 if limit is None else limit, offset]
+        params += [_NO_LIMIT if limit is None else limit, offset]
         return self.get_many([r[0] for r in self.query(sql, params)])
 
     def count(self, *, namespace: str | None = None) -> int:
@@ -791,11 +865,7 @@ class Store:
             parts["keys"] = int(self.query(
                 "SELECT COALESCE(SUM(LENGTH(vector) + COALESCE(LENGTH(text), 0) + 16), 0) FROM keys")[0][0])
         for name, size in rows:
-            part = ("records" if name.startswith(("memories", "sqlite_autoindex_memories")) else
-                    "keys" if name.startswith("keys") else
-                    "links" if name.startswith("assoc_") else
-                    "change_log" if name == "changes" else "other")
-            parts[part] += int(size)
+            parts[disk_part(name)] += int(size)
         return {**parts, "database_file": file_bytes}
 
     # --------------------------------------------------------- change tracking
@@ -821,6 +891,14 @@ class Store:
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO store_meta(key, value) VALUES (?, ?)", (key, value))
+
+
+def disk_part(name: str) -> str:
+    """The part of :meth:`Store.disk_bytes` a table or index of this name belongs to."""
+    return ("records" if name.startswith(("memories", "sqlite_autoindex_memories")) else
+            "keys" if name.startswith("keys") else
+            "links" if name.startswith("assoc_") else
+            "change_log" if name == "changes" else "other")
 
 
 def _connect(db: Path) -> sqlite3.Connection:

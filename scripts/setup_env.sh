@@ -15,7 +15,7 @@ PIP=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check)
 if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
     "${PIP[@]}" "torch==2.13.0" || "${PIP[@]}" "torch>=2.1,<3"
 fi
-"${PIP[@]}" -e ".[snn,bench,service,dev]" "numpy<2" "scipy<1.17"
+"${PIP[@]}" -e ".[snn,bench,service,postgres,dev]" "numpy<2" "scipy<1.17"
 # lava-nc 0.10.0 says Requires-Python <3.11; it runs on 3.11 with the fix deploy_loihi applies.
 if ! "$VENV/bin/python" -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('lava') is None)"; then
     "${PIP[@]}" --ignore-requires-python "lava-nc==0.10.0" "numpy<2" "scipy<1.17"

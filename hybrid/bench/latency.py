@@ -22,6 +22,7 @@ over rounds of the per-round ratio of medians, so drift in a shared machine's lo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import sys
@@ -65,6 +66,9 @@ class LatencyConfig:
             the report then gives the build time measured when it was built.
         hop_size: memories of the multi-hop measurement (0: skip); hops: hop counts.
         ingest_texts: texts of the ingest measurement (0: skip).
+        postgres: the shared-store row at each of ``ann_sizes`` (:mod:`hybrid.bench.shared_store`):
+            ``""`` skips it, ``"auto"`` starts a temporary pgserver, a ``postgresql://`` URI names
+            a server on which the bench may create (and drop) databases.
     """
 
     seed: int = 0
@@ -91,6 +95,7 @@ class LatencyConfig:
     cache: str = "reports/cache"
     ann_cache: bool = False
     hopfield: dict = field(default_factory=lambda: HopfieldConfig(state_weight=1.0).to_dict())
+    postgres: str = ""
 
     def __post_init__(self) -> None:
         if not self.sizes or min(self.sizes) < 100:
@@ -102,6 +107,8 @@ class LatencyConfig:
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
         if self.device == "cuda" and not torch.cuda.is_available():
             raise ValueError("device='cuda' but CUDA is not available")
+        if self.postgres not in ("", "auto") and not self.postgres.startswith(("postgresql://", "postgres://")):
+            raise ValueError(f"postgres must be '', 'auto' or a postgresql:// URI, got {self.postgres!r}")
         if not set(self.ann_backends) <= {"hnsw", "ivf", "hnswlib"}:
             raise ValueError(f"ann_backends must be among 'hnsw', 'ivf', 'hnswlib', got {self.ann_backends}")
 
@@ -648,6 +655,10 @@ def markdown(rep: dict[str, Any]) -> str:
                   f"| encoder.encode | {_f(g['encoder_texts_per_s'], 1)} | 1.00 |",
                   f"| Memory.add (default links) | {_f(g['memory_add_texts_per_s'], 1)} | {_f(g['memory_add_throughput_ratio'])} |",
                   f"| Memory.add (links off) | {_f(g['memory_add_no_links_texts_per_s'], 1)} | {_f(g['memory_add_no_links_throughput_ratio'])} |"]
+    if rep.get("postgres"):
+        from .shared_store import markdown_rows
+
+        lines += markdown_rows(rep["postgres"])
     lines += ["", f"Total run time {_f(rep['elapsed_s'], 1)} s. Versions: " + ", ".join(f"{k} {v}" for k, v in rep["versions"].items())]
     return "\n".join(lines) + "\n"
 
@@ -697,15 +708,27 @@ def run_latency(cfg: LatencyConfig, out: str | Path, *, progress: bool = True) -
     rep: dict[str, Any] = {"config": asdict(cfg), "versions": _versions(), "exact": [], "ann": []}
     n_q = max(cfg.queries, cfg.batch * cfg.batches)
     small_x = None
-    for n in cfg.sizes:
-        x = synthetic_vectors(n, cfg.dim, cfg.seed + n, progress=progress)
-        q = near_queries(x, n_q, cfg.seed + n)
-        rep["exact"].append(bench_exact(f"synthetic-{n}", x, q, cfg, progress))
-        if n in cfg.ann_sizes:
-            rep["ann"].append(bench_ann(f"synthetic-{n}", x, q, cfg, progress))
-        if n == min(cfg.sizes):
-            small_x = x
-        del x
+    with contextlib.ExitStack() as stack:
+        server = None
+        if cfg.postgres:
+            from .shared_store import postgres_server
+
+            server = stack.enter_context(postgres_server(cfg.postgres, Path(stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="hhmem-pg-")))))
+            rep["postgres"] = []
+        for n in cfg.sizes:
+            x = synthetic_vectors(n, cfg.dim, cfg.seed + n, progress=progress)
+            q = near_queries(x, n_q, cfg.seed + n)
+            rep["exact"].append(bench_exact(f"synthetic-{n}", x, q, cfg, progress))
+            if n in cfg.ann_sizes:
+                rep["ann"].append(bench_ann(f"synthetic-{n}", x, q, cfg, progress))
+                if server is not None:
+                    from .shared_store import bench_postgres
+
+                    rep["postgres"].append(bench_postgres(f"synthetic-{n}", x, q, cfg, server, progress))
+            if n == min(cfg.sizes):
+                small_x = x
+            del x
     encoder = None
     if cfg.minilm or cfg.ingest_texts:
         from .synthetic import CachedEncoder, make_corpus, paraphrase_queries

@@ -103,7 +103,7 @@ class ConceptGraph:
 
     def _link_log_position(self) -> int | None:
         """The last link-log sequence number (0: empty log), or None while the store has no link tables."""
-        if not self.store.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name='assoc_log'"):
+        if not self.store.has_table("assoc_log"):
             return None
         seq = self.store.query("SELECT MAX(seq) FROM assoc_log")
         return int(seq[0][0]) if seq[0][0] is not None else 0

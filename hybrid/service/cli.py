@@ -62,6 +62,7 @@ def serve(ctx, host, port, api_key, keys_file, max_body_bytes, port_file, log_le
     """Run the HTTP API over a store (FastAPI + uvicorn; OpenAPI at /docs and /openapi.json)."""
     import uvicorn
 
+    from ..pgstore import redact
     from ..store import atomic_write_text
     from .api import KeyRing, ServiceConfig, create_app
 
@@ -86,7 +87,7 @@ def serve(ctx, host, port, api_key, keys_file, max_body_bytes, port_file, log_le
     if port_file:
         atomic_write_text(Path(port_file), str(bound))
     auth = f"{len(keys)} key(s)" if keys.enabled else "no authentication (loopback only)"
-    click.echo(f"hhmem serving {path} on http://{host}:{bound} ({auth}); pid {os.getpid()}", err=True)
+    click.echo(f"hhmem serving {redact(str(path))} on http://{host}:{bound} ({auth}); pid {os.getpid()}", err=True)
     config = uvicorn.Config(app, log_level=log_level, access_log=False, timeout_graceful_shutdown=5)
     uvicorn.Server(config).run(sockets=[sock])
 

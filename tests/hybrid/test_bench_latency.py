@@ -144,3 +144,22 @@ def test_ann_cache_reuses_the_built_graph(tmp_path):
     assert second["build_s"]["hhmem_hnswlib"] == pytest.approx(first["build_s"]["hhmem_hnswlib"], abs=1e-3)
     rec = [r["sweep"][0]["recall_at_10"]["hhmem_hnswlib_stage1"] for r in (first, second)]
     assert rec[0] == rec[1], f"the same graph must give the same recall: {rec}"
+
+
+def test_postgres_row(tmp_path, pg_server):
+    """The shared-store row on a real server: ingest on both backends, the sweep, the matched point."""
+    cfg = LatencyConfig(sizes=(1500,), ann_sizes=(1500,), minilm=0, model="hash", cache=str(tmp_path / "cache"),
+                        queries=10, rounds=1, ef_search=(16, 64), ann_backends=("hnswlib",), hop_size=0,
+                        ingest_texts=0, dim=64, postgres=pg_server)
+    rep = run_latency(cfg, tmp_path, progress=False)
+    (row,) = rep["postgres"]
+    assert row["n"] == 1500 and set(row["ingest_memories_per_s"]) == {"folder", "postgres"}
+    assert all(v > 0 for v in row["ingest_memories_per_s"].values())
+    assert row["resident_key_bytes"] == {"hhmem_hnswlib": 1500 * 64 * 4, "hhmem_pgvector": 0}
+    for point in row["sweep"]:
+        for method, recall in point["recall_at_10"].items():
+            assert recall >= MIN_ANN_RECALL, f"{method} at ef {point['ef_search']}: recall@10 {recall}"
+    assert row["matched"]["hhmem_pgvector"] is not None and row["matched"]["ratio"] > 0
+    assert "Shared store: PostgreSQL" in (tmp_path / "latency.md").read_text()
+    with pytest.raises(ValueError, match="postgres must be"):
+        LatencyConfig(postgres="mysql://x")

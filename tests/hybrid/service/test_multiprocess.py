@@ -1,4 +1,5 @@
-"""One store, three kinds of processes at once: the HTTP server, the CLI and a library user.
+"""One store, three kinds of processes at once: the HTTP server, the CLI and a library user; in a
+folder and in PostgreSQL.
 
 Writes made by any of them are visible to the others' searches and reads without a restart.
 """
@@ -44,10 +45,10 @@ def server_top(client, text, k=3):
     return [h["id"] for h in r.json()["results"]]
 
 
-def test_writes_from_each_process_are_seen_by_the_others(tmp_path, servers, cli):
+def test_writes_from_each_process_are_seen_by_the_others(store_location, servers, cli):
     from hybrid import Memory
 
-    store = tmp_path / "store"
+    store = store_location  # a folder, then a PostgreSQL database (`hhmem serve --store postgresql://...`)
     id_a = json.loads(cli("add", "--namespace", NS, "--json", "-q", TEXT_A, store=store, model=MODEL).stdout)["ids"][0]
     server = servers(store, model=MODEL)
     with server.client() as http, Memory.open(store, encoder=MODEL, create=False, device="cpu") as lib:
@@ -84,7 +85,7 @@ def test_writes_from_each_process_are_seen_by_the_others(tmp_path, servers, cli)
         assert http.get(f"/v1/ns/{NS}/memories/{id_b}").status_code == 404
 
 
-def test_concurrent_writers_in_several_processes_lose_nothing(tmp_path, servers, cli_popen):
+def test_concurrent_writers_in_several_processes_lose_nothing(tmp_path, store_location, servers, cli_popen):
     """CLI writers, HTTP writes and a library writer at the same time; every acknowledged write is then
     readable and findable through the server."""
     import numpy as np
@@ -92,7 +93,7 @@ def test_concurrent_writers_in_several_processes_lose_nothing(tmp_path, servers,
     from hybrid import Memory
 
     rng = np.random.default_rng(SEED)
-    store = tmp_path / "store"
+    store = store_location
     with Memory.open(store, encoder=MODEL, device="cpu") as lib:
         lib.add(["seed memory so the store exists"], namespace=NS)
         server = servers(store, model=MODEL)
