@@ -168,7 +168,7 @@ def to_markdown(rep: dict[str, Any]) -> str:
     """The report as Markdown tables."""
     lines = ["# Neuromorphic recall: Lava network vs the production default recall", "",
              f"Source: {rep['source'] or 'store'}; {rep['questions']} questions; k = {rep['k']}.", "",
-             "| model | top-1 agreement | top-10 overlap | recall_all@10 | steps / q (Lava) | steps / q (chip, with searches) "
+             "| model | top-1 agreement | top-10 overlap | recall_all@10 | steps / q (Lava) | steps / q (chip) "
              "| spikes / q | synaptic events / q | CPU s / q |", "|---|---|---|---|---|---|---|---|---|",
              f"| production | 1.000 | 1.000 | {_fmt(rep['production']['recall_all_at_10'])} | — | — | — | — "
              f"| {rep['production']['cpu_s_per_question']:.4f} |"]
