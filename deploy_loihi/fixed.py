@@ -18,6 +18,8 @@ taken from Intel's published figures and is marked as an estimate in :mod:`deplo
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 #: Bits of the neuron state (membrane voltage / synaptic current) in the fixed-point models.
@@ -113,6 +115,11 @@ def topk_mask(h: np.ndarray, k: int) -> np.ndarray:
     return mask
 
 
+def index_bits_for(n: int) -> int:
+    """Bits of the tie phase's index threshold ``J`` of a search over ``n`` neurons: ``J`` must reach ``n``, so ``ceil(log2(n + 1))``."""
+    return max(1, math.ceil(math.log2(int(n) + 1)))
+
+
 def threshold_search(values: np.ndarray, k: int, bits: int) -> tuple[np.ndarray, int]:
     """Bit-serial threshold search: the largest ``θ`` with ``|\\{i: v_i ≥ θ\\}| ≥ k``, MSB first.
 
@@ -150,8 +157,6 @@ def threshold_kwta(
         ``(mask [n] bool, theta, iterations)``; with ``tie_break`` the mask has exactly ``k``
         entries and equals :func:`topk_mask` for integer inputs inside the ``value_bits`` range.
     """
-    import math
-
     v = np.asarray(values, dtype=np.float64).reshape(-1)
     n = v.shape[0]
     theta = float(-(1 << (value_bits - 1)))
@@ -165,7 +170,7 @@ def threshold_kwta(
     unit = 2.0**-frac_bits
     above, at = v >= theta + unit, v >= theta
     idx = np.arange(n)
-    ib = max(1, math.ceil(math.log2(n + 1)))
+    ib = index_bits_for(n)
     j = 0
     for c in range(ib - 1, -1, -1):
         if int(np.count_nonzero(above | (at & (idx < j + (1 << c))))) <= k:

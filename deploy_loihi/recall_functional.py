@@ -32,12 +32,11 @@ The stages, per question (``docs/loihi.md`` has the diagram):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from deploy_loihi.fixed import STATE_BITS
+from deploy_loihi.fixed import STATE_BITS, STATE_MAX, STATE_MIN, index_bits_for, saturate, topk_mask
 
 #: Fraction bits of scores (fused, link, final) in the fixed-point network.
 SCORE_FRAC = 16
@@ -78,12 +77,7 @@ class RecallParams:
 
 def top_mask(values: np.ndarray, k: int, eligible: np.ndarray) -> np.ndarray:
     """The ``k`` largest eligible values, ties to the lower index (a k-WTA with index tie-break)."""
-    v = np.where(eligible, values, -np.inf)
-    mask = np.zeros(v.shape[0], dtype=bool)
-    take = min(int(k), int(eligible.sum()))
-    if take > 0:
-        mask[np.argsort(-v, kind="stable")[:take]] = True
-    return mask
+    return topk_mask(np.where(eligible, values, -np.inf), min(int(k), int(eligible.sum())))
 
 
 def pool_keys(currents: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
@@ -107,14 +101,9 @@ class QueryState:
     search_spikes: int = 0
 
 
-def index_bits(n: int) -> int:
-    """Bits of the tie phase's index threshold: it must reach ``n``."""
-    return max(1, math.ceil(math.log2(int(n) + 1)))
-
-
 def search_length(n: int) -> int:
     """Iterations (time steps) of one threshold search over ``n`` neurons: value bits, then index bits."""
-    return SEARCH_VALUE_BITS + index_bits(n)
+    return SEARCH_VALUE_BITS + index_bits_for(n)
 
 
 @dataclass(frozen=True)
@@ -144,10 +133,9 @@ class ThresholdSearch:
         self.iterations = search_length(n)
         self.values = np.asarray(search.values)
         self.idx = np.arange(n)
-        floor = -(1 << (SEARCH_VALUE_BITS - 1))
+        floor = STATE_MIN  # SEARCH_VALUE_BITS is the state width
         if fixed:
-            v = np.clip(np.asarray(search.values, dtype=np.int64), floor, -floor - 1)
-            self.v = np.where(self.eligible, v, floor)
+            self.v = np.where(self.eligible, saturate(search.values).astype(np.int64), floor)
         self.theta, self.j, self.it, self.spikes = floor, 0, 0, 0
 
     @property
@@ -355,10 +343,10 @@ class FixedMath(_Stages):
         self.w_keep = _q(1.0 - params.restart, SCORE_FRAC)
         self.w_restart = _q(params.restart, SCORE_FRAC)
         self.w_share = _q(params.concept_spread / max(1.0 - params.restart, 1e-12), SCORE_FRAC)
-        self.int_max = (1 << (STATE_BITS - 1)) - 1
 
-    def _sat(self, x: np.ndarray) -> np.ndarray:
-        return np.clip(x, -self.int_max - 1, self.int_max).astype(np.int64)
+    @staticmethod
+    def _sat(x: np.ndarray) -> np.ndarray:
+        return saturate(x).astype(np.int64)
 
     def start(self, n: int) -> QueryState:
         return QueryState(np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool))
@@ -416,7 +404,7 @@ class FixedMath(_Stages):
         return _shift(act * share, WALK_FRAC)
 
     def _ceiling(self, st: QueryState) -> int:
-        return int(st.best) - 1 if self.p.below_best else self.int_max
+        return int(st.best) - 1 if self.p.below_best else STATE_MAX
 
     @staticmethod
     def _real(scores: np.ndarray) -> np.ndarray:

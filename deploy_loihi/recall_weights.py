@@ -32,8 +32,6 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from deploy_loihi.fixed import DEFAULT_MESSAGE_BITS, STATE_BITS, quantize_graded
-
 #: Bits of a synaptic weight slice (Loihi 2: up to 8).
 SLICE_BITS = 8
 
@@ -258,14 +256,3 @@ def encode_queries(memory: Any, weights: RecallWeights, texts: Sequence[str]) ->
             if c is not None:
                 conc[r, c] = full[j]
     return QueryInputs(texts, vectors, list_w, terms, conc)
-
-
-def graded_payload(x: np.ndarray, bits: int = DEFAULT_MESSAGE_BITS) -> np.ndarray:
-    """The query vectors as graded-spike payloads (``bits``-bit, scale ``2^{bits-1}-1``)."""
-    return quantize_graded(x, bits)
-
-
-#: Fraction bits of a state value in the fixed-point network: scores ``2^{-16}``, walk activation ``2^{-20}``.
-SCORE_FRAC = 16
-WALK_FRAC = 20
-assert 4 * (1 << SCORE_FRAC) < (1 << (STATE_BITS - 1)) and (1 << WALK_FRAC) < (1 << (STATE_BITS - 1))

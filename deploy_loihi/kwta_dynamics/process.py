@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from lava.magma.core.process.ports.ports import InPort, OutPort
 from lava.magma.core.process.process import AbstractProcess, LogConfig
 from lava.magma.core.process.variable import Var
 
 from deploy_loihi._checks import check_shape
-from deploy_loihi.fixed import STATE_BITS
-
-
-def index_bits_for(n: int) -> int:
-    """Bits of the index threshold ``J`` of the tie phase: ``J`` must reach ``n``, so ``ceil(log2(n + 1))``."""
-    return max(1, math.ceil(math.log2(int(n) + 1)))
+from deploy_loihi.fixed import STATE_BITS, index_bits_for
 
 
 def search_steps(n: int, value_bits: int, frac_bits: int = 0, tie_break: bool = True) -> int:
